@@ -1,0 +1,69 @@
+"""Keep only what the answers chose, then print the next steps.
+
+Runs inside the generated project directory.  The answers arrive as JSON data.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+Answers = Mapping[str, Any]
+
+IAC_TOOLS = ("terraform", "sam", "cdk")
+
+
+def remove_unchosen_iac(project: Path, chosen: str) -> None:
+    """Delete every ``infra/<tool>`` folder except the chosen tool's."""
+    for tool in IAC_TOOLS:
+        if tool != chosen:
+            shutil.rmtree(project / "infra" / tool, ignore_errors=True)
+
+
+DEPLOY_STEPS = {
+    "terraform": [
+        "make package",
+        "cd infra/terraform && terraform init && terraform apply",
+    ],
+    "sam": [
+        "make package",
+        "cd infra/sam && sam build && sam deploy --guided",
+    ],
+    "cdk": [
+        "make package",
+        "cd infra/cdk && npx cdk deploy",
+    ],
+}
+
+
+def next_steps(answers: Answers) -> str:
+    slug = answers["project_slug"]
+    steps = [
+        f"cd {slug}",
+        "make test      # offline tests over a real TCP socket",
+        "make invoke    # run the handler on events/*.json against an embedded stand-in server",
+        *DEPLOY_STEPS[answers["iac_tool"]],
+    ]
+    return "\n".join(
+        [
+            f"Created {slug}: {answers['auth_mode']} auth, {answers['network_mode']} network, "
+            f"{answers['iac_tool']}, {answers['cluster_topology']} on {answers['atlas_tier']}.",
+            "Next steps:",
+            *(f"  {step}" for step in steps),
+            "README.md explains what must exist in AWS and Atlas before the first deploy.",
+        ]
+    )
+
+
+def main(answers: Answers, project: Path) -> int:
+    remove_unchosen_iac(project, answers["iac_tool"])
+    print(next_steps(answers))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(json.loads(r"""{{ cookiecutter | tojson }}"""), Path.cwd()))

@@ -1,0 +1,79 @@
+"""Toolchains the template's tests need, installed once per machine and reused.
+
+Heavy tools live in virtualenvs under ``.toolchains/`` (git-ignored): one per
+Lambda Python version for the generated projects' dev dependencies, and one for
+checkov, which must not share an environment (it downgrades boto3 and others).
+Each is rebuilt only when its requirement list changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TOOLCHAINS = Path(os.environ.get("TEMPLATE_TOOLCHAINS", ROOT / ".toolchains"))
+
+# The generated project's dev dependencies, a superset over both auth modes.
+PROJECT_REQUIREMENTS = [
+    "pymongo[aws]==4.20.0",
+    "boto3==1.44.5",
+    "boto3-stubs[secretsmanager]==1.43.126",
+    "moto[secretsmanager]==5.2.5",
+    "hypothesis==6.170.15",
+    "mockupdb==1.8.1",
+    "mongomock==4.3.0",
+    "mypy==2.4.1",
+    "pytest==9.2.0",
+    "ruff==0.17.6",
+]
+
+
+def find_python(version: str) -> str:
+    """An interpreter of ``version`` (e.g. "3.13"): on PATH, or under pyenv."""
+    found = shutil.which(f"python{version}")
+    if found:
+        return found
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates = sorted(pyenv_root.glob(f"versions/{version}.*/bin/python{version}"))
+    if candidates:
+        return str(candidates[-1])
+    if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
+        return sys.executable
+    raise RuntimeError(
+        f"Python {version} is needed to run generated projects on their Lambda runtime; "
+        f"install it (e.g. `pyenv install {version}`) or put python{version} on PATH"
+    )
+
+
+def ensure_venv(name: str, python: str, requirements: list[str]) -> Path:
+    """A virtualenv at .toolchains/<name> holding ``requirements``; returns its bin dir."""
+    venv = TOOLCHAINS / name
+    stamp = venv / ".requirements.sha256"
+    digest = hashlib.sha256("\n".join([python, *requirements]).encode()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return venv / "bin"
+    shutil.rmtree(venv, ignore_errors=True)
+    subprocess.run([python, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, *requirements], check=True)
+    stamp.write_text(digest)
+    return venv / "bin"
+
+
+def project_venv(python_version: str) -> Path:
+    """bin/ of a venv on the Lambda runtime's Python with the generated project's dev deps."""
+    return ensure_venv(f"project-py{python_version}", find_python(python_version), PROJECT_REQUIREMENTS)
+
+
+CHECKOV_REQUIREMENTS = ["checkov==3.3.30"]
+
+
+def checkov_bin() -> Path:
+    """The checkov executable, in a virtualenv of its own."""
+    return ensure_venv("checkov", sys.executable, CHECKOV_REQUIREMENTS) / "checkov"

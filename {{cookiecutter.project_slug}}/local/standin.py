@@ -1,0 +1,329 @@
+"""An embedded stand-in for an Atlas node that speaks the real wire protocol.
+
+``mockupdb`` serves the protocol on a loopback TCP port; ``mongomock`` gives the
+commands real CRUD semantics.  The server records every request with the
+client port it came from, so tests can count sockets; it can play a replica
+set primary or a mongos, check MONGODB-AWS and SCRAM-SHA-256 conversations, and
+inject faults into the next matching command.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import hmac
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import bson
+import mongomock
+from bson import ObjectId
+from mockupdb import MockupDB
+
+Topology = Literal["replica_set", "sharded", "standalone"]
+Auth = Literal["none", "iam", "password"]
+HELLO_COMMANDS = frozenset({"ismaster", "isMaster", "hello"})
+SCRAM_ITERATIONS = 4096
+AUTH_FAILED = 18
+UNAUTHORIZED = 13
+
+
+@dataclass
+class Received:
+    """One command as the server saw it."""
+
+    port: int
+    name: str
+    database: str
+    doc: dict[str, Any]
+
+
+@dataclass
+class _Fault:
+    command: str
+    action: Callable[[Any], bool]
+
+
+@dataclass
+class _ScramConversation:
+    username: str
+    client_first_bare: str
+    server_first: str
+    salted_password: bytes
+
+
+@dataclass
+class StandIn:
+    """A running stand-in server. Use as a context manager."""
+
+    topology: Topology = "replica_set"
+    auth: Auth = "none"
+    users: dict[str, str] = field(default_factory=dict)  # SCRAM username -> password
+    max_wire_version: int = 21
+    received: list[Received] = field(default_factory=list)
+    aws_conversations: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._server = MockupDB(auto_ismaster=False, max_wire_version=self.max_wire_version)
+        self._lock = threading.RLock()
+        self._store: Any = mongomock.MongoClient()  # untyped library
+        self._faults: deque[_Fault] = deque()
+        self._authenticated: set[int] = set()
+        self._scram: dict[int, _ScramConversation] = {}
+        self._aws_nonces: dict[int, bytes] = {}
+        self._server.autoresponds(self._respond)
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    def start(self) -> StandIn:
+        self._server.run()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> StandIn:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self._server.port}"
+
+    @property
+    def uri(self) -> str:
+        """A plain connection string, as Atlas shows it: no credentials, no auth options."""
+        return f"mongodb://{self.address}/"
+
+    # --- what the server saw -------------------------------------------------------
+
+    def ports(self) -> set[int]:
+        """Every client socket that sent at least one command."""
+        with self._lock:
+            return {r.port for r in self.received}
+
+    def app_ports(self) -> set[int]:
+        """Sockets that carried application commands (not only monitoring hellos)."""
+        with self._lock:
+            return {r.port for r in self.received if r.name not in HELLO_COMMANDS}
+
+    def commands(self, name: str) -> list[Received]:
+        with self._lock:
+            return [r for r in self.received if r.name == name]
+
+    def collection(self, database: str, name: str) -> Any:
+        return self._store[database][name]
+
+    def set_password(self, username: str, password: str) -> None:
+        """Rotate a SCRAM user's password on the server."""
+        with self._lock:
+            self.users[username] = password
+
+    # --- fault injection -----------------------------------------------------------
+
+    def hang_up_next(self, command: str) -> None:
+        """Close the socket instead of answering the next ``command``."""
+        self._faults.append(_Fault(command, lambda request: bool(request.hangup())))
+
+    def fail_next(
+        self, command: str, code: int, message: str, labels: tuple[str, ...] = ()
+    ) -> None:
+        """Answer the next ``command`` with a server error."""
+
+        def reply(request: Any) -> bool:
+            extra = {"errorLabels": list(labels)} if labels else {}
+            return bool(request.replies(ok=0, code=code, errmsg=message, **extra))
+
+        self._faults.append(_Fault(command, reply))
+
+    # --- the protocol -------------------------------------------------------------
+
+    def _respond(self, request: Any) -> bool:
+        doc = dict(request.doc)
+        name = next(iter(doc))
+        port = request.client_port
+        with self._lock:
+            self.received.append(Received(port, name, str(doc.get("$db", "")), doc))
+            fault = self._take_fault(name)
+        if fault is not None:
+            return fault.action(request)
+        if name in HELLO_COMMANDS:
+            return bool(request.replies(self._hello(doc)))
+        if name == "saslStart":
+            return self._sasl_start(request, doc, port)
+        if name == "saslContinue":
+            return self._sasl_continue(request, doc, port)
+        if name == "endSessions":
+            return bool(request.ok())
+        if self.auth != "none" and port not in self._authenticated:
+            return bool(
+                request.replies(
+                    ok=0, code=UNAUTHORIZED, errmsg=f"command {name} requires authentication"
+                )
+            )
+        return self._crud(request, name, doc)
+
+    def _take_fault(self, name: str) -> _Fault | None:
+        for fault in self._faults:
+            if fault.command == name:
+                self._faults.remove(fault)
+                return fault
+        return None
+
+    def _hello(self, doc: Mapping[str, Any]) -> dict[str, Any]:
+        # No topologyVersion: the driver then polls instead of streaming, as on Lambda.
+        reply: dict[str, Any] = {
+            "ismaster": True,
+            "isWritablePrimary": True,
+            "maxBsonObjectSize": 16 * 1024 * 1024,
+            "maxMessageSizeBytes": 48_000_000,
+            "maxWriteBatchSize": 100_000,
+            "localTime": datetime.datetime.now(tz=datetime.UTC),
+            "logicalSessionTimeoutMinutes": 30,
+            "connectionId": 1,
+            "minWireVersion": 0,
+            "maxWireVersion": self.max_wire_version,
+            "readOnly": False,
+            "ok": 1,
+        }
+        if doc.get("helloOk"):
+            reply["helloOk"] = True
+        if self.topology == "replica_set":
+            reply.update(
+                setName="rs0",
+                setVersion=1,
+                electionId=ObjectId("7fffffff0000000000000001"),
+                hosts=[self.address],
+                primary=self.address,
+                me=self.address,
+            )
+        elif self.topology == "sharded":
+            reply["msg"] = "isdbgrid"
+        return reply
+
+    # --- authentication -------------------------------------------------------------
+
+    def _sasl_start(self, request: Any, doc: Mapping[str, Any], port: int) -> bool:
+        mechanism = doc.get("mechanism")
+        payload = bytes(doc.get("payload", b""))
+        if self.auth == "iam" and mechanism == "MONGODB-AWS" and doc.get("$db") == "$external":
+            client_first = bson.decode(payload)
+            client_nonce = bytes(client_first["r"])
+            server_nonce = client_nonce + os.urandom(32)
+            with self._lock:
+                self._aws_nonces[port] = server_nonce
+                self.aws_conversations.append({"port": port, "client_first": client_first})
+            reply = bson.encode({"s": server_nonce, "h": "sts.amazonaws.com"})
+            return bool(request.replies(ok=1, conversationId=1, done=False, payload=reply))
+        if self.auth == "password" and mechanism == "SCRAM-SHA-256":
+            return self._scram_start(request, payload.decode(), port)
+        return bool(request.replies(ok=0, code=AUTH_FAILED, errmsg="Authentication failed."))
+
+    def _sasl_continue(self, request: Any, doc: Mapping[str, Any], port: int) -> bool:
+        payload = bytes(doc.get("payload", b""))
+        if self.auth == "iam":
+            client_second = bson.decode(payload)
+            with self._lock:
+                self.aws_conversations[-1]["client_second"] = client_second
+                self.aws_conversations[-1]["server_nonce"] = self._aws_nonces.get(port)
+            authorization = str(client_second.get("a", ""))
+            if (
+                not authorization.startswith("AWS4-HMAC-SHA256 Credential=")
+                or "d" not in client_second
+            ):
+                return bool(
+                    request.replies(ok=0, code=AUTH_FAILED, errmsg="Authentication failed.")
+                )
+            self._authenticated.add(port)
+            return bool(request.replies(ok=1, conversationId=1, done=True, payload=b""))
+        return self._scram_finish(request, payload.decode(), port)
+
+    def _scram_start(self, request: Any, client_first: str, port: int) -> bool:
+        bare = client_first.split(",", 2)[2]  # drop the "n,," GS2 header
+        fields = dict(item.split("=", 1) for item in bare.split(","))
+        username = fields["n"].replace("=2C", ",").replace("=3D", "=")
+        password = self.users.get(username)
+        if password is None:
+            return bool(request.replies(ok=0, code=AUTH_FAILED, errmsg="Authentication failed."))
+        salt = hashlib.sha256(username.encode()).digest()[:16]
+        salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, SCRAM_ITERATIONS)
+        nonce = fields["r"] + base64.b64encode(os.urandom(24)).decode()
+        server_first = f"r={nonce},s={base64.b64encode(salt).decode()},i={SCRAM_ITERATIONS}"
+        with self._lock:
+            self._scram[port] = _ScramConversation(username, bare, server_first, salted)
+        return bool(
+            request.replies(ok=1, conversationId=1, done=False, payload=server_first.encode())
+        )
+
+    def _scram_finish(self, request: Any, client_final: str, port: int) -> bool:
+        with self._lock:
+            conversation = self._scram.pop(port, None)
+        if conversation is None:
+            return bool(request.replies(ok=0, code=AUTH_FAILED, errmsg="Authentication failed."))
+        without_proof, _, proof_field = client_final.rpartition(",p=")
+        auth_message = (
+            f"{conversation.client_first_bare},{conversation.server_first},{without_proof}"
+        )
+        client_key = hmac.digest(conversation.salted_password, b"Client Key", "sha256")
+        stored_key = hashlib.sha256(client_key).digest()
+        signature = hmac.digest(stored_key, auth_message.encode(), "sha256")
+        proof = base64.b64decode(proof_field)
+        recovered = bytes(a ^ b for a, b in zip(proof, signature, strict=True))
+        if not hmac.compare_digest(hashlib.sha256(recovered).digest(), stored_key):
+            return bool(request.replies(ok=0, code=AUTH_FAILED, errmsg="Authentication failed."))
+        server_key = hmac.digest(conversation.salted_password, b"Server Key", "sha256")
+        verifier = base64.b64encode(
+            hmac.digest(server_key, auth_message.encode(), "sha256")
+        ).decode()
+        self._authenticated.add(port)
+        return bool(
+            request.replies(ok=1, conversationId=1, done=True, payload=f"v={verifier}".encode())
+        )
+
+    # --- CRUD over mongomock -------------------------------------------------------
+
+    def _crud(self, request: Any, name: str, doc: Mapping[str, Any]) -> bool:
+        database = str(doc.get("$db", "test"))
+        with self._lock:
+            if name in {"ping", "buildInfo", "buildinfo"}:
+                return bool(request.ok(version="8.0.0"))
+            if name == "insert":
+                return bool(request.replies(self._insert(database, doc)))
+            if name == "find":
+                return bool(request.replies(self._find(database, doc)))
+        return bool(request.replies(ok=0, code=59, errmsg=f"no such command: '{name}'"))
+
+    def _insert(self, database: str, doc: Mapping[str, Any]) -> dict[str, Any]:
+        collection = self._store[database][doc["insert"]]
+        documents = list(doc.get("documents", []))
+        inserted, errors = 0, []
+        for index, document in enumerate(documents):
+            try:
+                collection.insert_one(dict(document))
+                inserted += 1
+            except mongomock.DuplicateKeyError as exc:
+                errors.append({"index": index, "code": 11000, "errmsg": str(exc)})
+                if doc.get("ordered", True):
+                    break
+        reply: dict[str, Any] = {"ok": 1, "n": inserted}
+        if errors:
+            reply["writeErrors"] = errors
+        return reply
+
+    def _find(self, database: str, doc: Mapping[str, Any]) -> dict[str, Any]:
+        collection = self._store[database][doc["find"]]
+        cursor = collection.find(dict(doc.get("filter", {})), doc.get("projection"))
+        if doc.get("limit"):
+            cursor = cursor.limit(int(doc["limit"]))
+        batch = list(cursor)
+        return {
+            "ok": 1,
+            "cursor": {"id": 0, "ns": f"{database}.{doc['find']}", "firstBatch": batch},
+        }

@@ -1,0 +1,1 @@
+"""A Lambda function that talks to MongoDB Atlas with one reused client per container."""

@@ -1,0 +1,237 @@
+"""The shared MongoDB client: one per Lambda container, reused by every invocation.
+
+Every connection option lives in :func:`client_options`, each with the reason
+it is set.  The handler never builds or closes a client; it calls :func:`run`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+import pymongo
+from pymongo import MongoClient
+from pymongo.database import Database
+from pymongo.errors import OperationFailure
+
+from .config import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+Document = dict[str, Any]
+T = TypeVar("T")
+
+# Atlas guidance: close idle sockets before the 350 s idle drop of NAT gateways
+# and PrivateLink, so a thawed container never writes into a dead socket.
+MAX_IDLE_TIME_MS = 60_000
+# A container serves one request at a time: one pooled socket per node is all
+# it can use.  Together with the one monitor socket per node this is the
+# "2 connections per container per node" of the template's connection budget.
+MAX_POOL_SIZE = 1
+MIN_POOL_SIZE = 0
+# Sharded clusters only: connect to a few mongos, not all of them.
+SRV_MAX_HOSTS = 3
+# Server selection and connecting must give up well before Lambda kills the
+# invocation, so the caller gets a clear error instead of a timeout.
+SERVER_SELECTION_SHARE = 0.3
+CONNECT_SHARE = 0.2
+MAX_SERVER_SELECTION_TIMEOUT_MS = 5_000
+MAX_CONNECT_TIMEOUT_MS = 3_000
+MIN_TIMEOUT_MS = 200
+# Time kept back from each invocation's deadline to build and return a response.
+RESPONSE_RESERVE_S = 0.25
+AUTH_FAILED = 18
+AWS_AUTH = "MONGODB-AWS"
+SCRAM_MECHANISM = "SCRAM-SHA-256"
+
+
+class DatabaseConfigError(RuntimeError):
+    """The database cannot be reached as configured; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str = field(repr=False)
+
+
+class SecretReader(Protocol):
+    def __call__(self, secret_arn: str) -> Credentials: ...
+
+
+def read_secret(secret_arn: str) -> Credentials:
+    """Read ``{"username": ..., "password": ...}`` from Secrets Manager."""
+    import boto3  # provided by the Lambda runtime; imported only in password mode
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        response = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "unknown")
+        raise DatabaseConfigError(
+            f"MONGODB_SECRET_ARN: cannot read secret {secret_arn}: {code}"
+        ) from None
+    except BotoCoreError as exc:
+        raise DatabaseConfigError(
+            f"MONGODB_SECRET_ARN: Secrets Manager is unreachable ({type(exc).__name__})"
+        ) from None
+    try:
+        data = json.loads(response["SecretString"])
+        return Credentials(username=str(data["username"]), password=str(data["password"]))
+    except (KeyError, TypeError, ValueError):
+        raise DatabaseConfigError(
+            f"MONGODB_SECRET_ARN: secret {secret_arn} must be JSON with string fields "
+            '"username" and "password"'
+        ) from None
+
+
+def _bounded_ms(share: float, ceiling_ms: int, function_timeout_s: int) -> int:
+    return max(MIN_TIMEOUT_MS, min(ceiling_ms, int(function_timeout_s * 1000 * share)))
+
+
+def client_options(settings: Settings, credentials: Credentials | None) -> dict[str, Any]:
+    """Every keyword the client is built with, in one place."""
+    options: dict[str, Any] = {
+        "appname": settings.app_name,  # shows the function in Atlas's connection list
+        "maxIdleTimeMS": MAX_IDLE_TIME_MS,
+        "maxPoolSize": MAX_POOL_SIZE,
+        "minPoolSize": MIN_POOL_SIZE,
+        # Polling monitoring keeps one socket per node (streaming would add a
+        # second, RTT, socket): the connection budget counts on it.
+        "serverMonitoringMode": "poll",
+        "serverSelectionTimeoutMS": _bounded_ms(
+            SERVER_SELECTION_SHARE, MAX_SERVER_SELECTION_TIMEOUT_MS, settings.function_timeout_s
+        ),
+        "connectTimeoutMS": _bounded_ms(
+            CONNECT_SHARE, MAX_CONNECT_TIMEOUT_MS, settings.function_timeout_s
+        ),
+        # The first operation after a frozen container thaws may meet a socket
+        # the network dropped: retry it once on a fresh one.
+        "retryWrites": True,
+        "retryReads": True,
+        "tls": settings.tls,
+    }
+    if settings.topology == "sharded" and settings.is_srv:
+        options["srvMaxHosts"] = SRV_MAX_HOSTS
+    if settings.auth_mode == "iam":
+        # The driver signs with the execution role's credentials, which Lambda
+        # puts in the environment; nothing secret is configured here.
+        options["authMechanism"] = AWS_AUTH
+        options["authSource"] = "$external"
+    elif credentials is not None:
+        options["authMechanism"] = SCRAM_MECHANISM
+        options["authSource"] = "admin"
+        options["username"] = credentials.username
+        options["password"] = credentials.password
+    return options
+
+
+class ClientHolder:
+    """Owns the container's client; rebuilds it once when a rotated password is rejected."""
+
+    def __init__(
+        self,
+        settings_loader: Callable[[], Settings] = load_settings,
+        secret_reader: SecretReader = read_secret,
+    ) -> None:
+        self._settings_loader = settings_loader
+        self._secret_reader = secret_reader
+        self._lock = threading.Lock()
+        self._settings: Settings | None = None
+        self._client: MongoClient[Document] | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = self._settings_loader()
+        return self._settings
+
+    def client(self) -> MongoClient[Document]:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._build()
+        return self._client
+
+    def database(self) -> Database[Document]:
+        return self.client()[self.settings.database]
+
+    def _build(self) -> MongoClient[Document]:
+        settings = self.settings
+        credentials = None
+        if settings.secret_arn is not None and settings.auth_mode == "password":
+            credentials = self._secret_reader(settings.secret_arn)
+        return MongoClient(settings.uri, **client_options(settings, credentials))
+
+    def rebuild(self) -> None:
+        """Drop the client and build the next one with a freshly read secret."""
+        with self._lock:
+            old, self._client = self._client, None
+        if old is not None:
+            old.close()
+
+    def run(self, operation: Callable[[Database[Document]], T]) -> T:
+        """Run ``operation``; after a rejected password, re-read the secret once and retry."""
+        try:
+            return operation(self.database())
+        except OperationFailure as exc:
+            if exc.code != AUTH_FAILED:
+                raise
+            if self.settings.auth_mode != "password":
+                raise DatabaseConfigError(
+                    "MongoDB rejected the function's IAM role: add the execution role's ARN "
+                    "as an $external AWS IAM database user"
+                ) from None
+        log.warning("MongoDB rejected the password; re-reading the secret once (rotation?)")
+        self.rebuild()
+        try:
+            return operation(self.database())
+        except OperationFailure as exc:
+            if exc.code != AUTH_FAILED:
+                raise
+            self.rebuild()  # the next invocation reads the secret again
+            raise DatabaseConfigError(
+                "MongoDB rejected the password from MONGODB_SECRET_ARN twice: make the "
+                "secret's username and password match the Atlas database user"
+            ) from None
+
+
+_holder = ClientHolder()
+
+
+def get_client() -> MongoClient[Document]:
+    """The container's client, created on first use."""
+    return _holder.client()
+
+
+def run(operation: Callable[[Database[Document]], T]) -> T:
+    """Run one database operation with the container's client."""
+    return _holder.run(operation)
+
+
+def reset_for_tests(holder: ClientHolder | None = None) -> ClientHolder:
+    """Close the current client and start over (tests simulate a new container)."""
+    global _holder  # noqa: PLW0603 - one holder per container is the point of this module
+    _holder.rebuild()
+    _holder = holder or ClientHolder()
+    return _holder
+
+
+class Clock(Protocol):
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+@contextmanager
+def invocation_deadline(context: Clock | None) -> Iterator[float | None]:
+    """Bound every operation inside by the time this invocation has left."""
+    if context is None:
+        yield None
+        return
+    budget = context.get_remaining_time_in_millis() / 1000 - RESPONSE_RESERVE_S
+    with pymongo.timeout(max(budget, 0.001)):
+        yield budget
