@@ -17,11 +17,24 @@ Answers = Mapping[str, Any]
 IAC_TOOLS = ("terraform", "sam", "cdk")
 
 
+def iac_paths(project: Path, tool: str) -> list[Path]:
+    """Everything in a generated project that belongs to one IaC tool."""
+    return [
+        project / "infra" / tool,
+        project / ".github" / "workflows" / f"infra-{tool}.yml",
+    ]
+
+
 def remove_unchosen_iac(project: Path, chosen: str) -> None:
-    """Delete every ``infra/<tool>`` folder except the chosen tool's."""
+    """Delete every IaC tool's files except the chosen tool's."""
     for tool in IAC_TOOLS:
-        if tool != chosen:
-            shutil.rmtree(project / "infra" / tool, ignore_errors=True)
+        if tool == chosen:
+            continue
+        for path in iac_paths(project, tool):
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
 
 
 DEPLOY_STEPS = {
