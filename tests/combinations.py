@@ -36,6 +36,8 @@ def combination_id(answers: Answers) -> str:
     parts = [answers["auth_mode"], answers["network_mode"], answers["iac_tool"], answers["cluster_topology"]]
     if answers.get("atlas_tier") == "FLEX":
         parts.append("flex")
+    parts += [f"py{answers['python_version']}"] if "python_version" in answers else []
+    parts += [answers["architecture"]] if "architecture" in answers else []
     return "-".join(parts)
 
 

@@ -33,17 +33,26 @@ PROJECT_REQUIREMENTS = [
 ]
 
 
+def _runs(python: str) -> bool:
+    """True if ``python`` really starts (a pyenv shim for an inactive version does not)."""
+    try:
+        return subprocess.run([python, "-c", "pass"], capture_output=True, check=False).returncode == 0
+    except OSError:
+        return False
+
+
 def find_python(version: str) -> str:
-    """An interpreter of ``version`` (e.g. "3.13"): on PATH, or under pyenv."""
-    found = shutil.which(f"python{version}")
-    if found:
-        return found
-    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    candidates = sorted(pyenv_root.glob(f"versions/{version}.*/bin/python{version}"))
-    if candidates:
-        return str(candidates[-1])
+    """An interpreter of ``version`` (e.g. "3.13"): under pyenv, or on PATH."""
     if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
         return sys.executable
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates = [
+        *(str(p) for p in sorted(pyenv_root.glob(f"versions/{version}.*/bin/python{version}"))),
+        shutil.which(f"python{version}"),
+    ]
+    for candidate in candidates:
+        if candidate and _runs(candidate):
+            return candidate
     raise RuntimeError(
         f"Python {version} is needed to run generated projects on their Lambda runtime; "
         f"install it (e.g. `pyenv install {version}`) or put python{version} on PATH"

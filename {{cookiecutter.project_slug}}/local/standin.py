@@ -10,11 +10,14 @@ inject faults into the next matching command.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import hashlib
 import hmac
 import os
+import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +34,7 @@ HELLO_COMMANDS = frozenset({"ismaster", "isMaster", "hello"})
 SCRAM_ITERATIONS = 4096
 AUTH_FAILED = 18
 UNAUTHORIZED = 13
+ACCEPT_LOOP_GRACE_S = 0.05
 
 
 @dataclass
@@ -77,14 +81,35 @@ class StandIn:
         self._scram: dict[int, _ScramConversation] = {}
         self._aws_nonces: dict[int, bytes] = {}
         self._server.autoresponds(self._respond)
+        self._started = 0.0
+        self._initial = (self.auth, dict(self.users))
+
+    def reset(self) -> None:
+        """Forget everything seen and stored, and undo changes to auth and users.
+
+        Cheaper than a new server (mockupdb needs up to a second to stop), so a
+        test session can share one stand-in and reset it between tests."""
+        with self._lock:
+            self.auth, users = self._initial
+            self.users = dict(users)
+            self.received.clear()
+            self.aws_conversations.clear()
+            self._faults.clear()
+            self._authenticated.clear()
+            self._scram.clear()
+            self._aws_nonces.clear()
+            self._store = mongomock.MongoClient()
 
     # --- lifecycle ---------------------------------------------------------------
 
     def start(self) -> StandIn:
         self._server.run()
+        self._started = time.monotonic()
         return self
 
     def stop(self) -> None:
+        # mockupdb's accept thread fails if the socket closes before its first loop.
+        time.sleep(max(0.0, self._started + ACCEPT_LOOP_GRACE_S - time.monotonic()))
         self._server.stop()
 
     def __enter__(self) -> StandIn:
@@ -127,6 +152,17 @@ class StandIn:
             self.users[username] = password
 
     # --- fault injection -----------------------------------------------------------
+
+    def drop_connections(self) -> int:
+        """Close every client socket from the server side, as a NAT gateway or
+        PrivateLink does with idle connections while a Lambda container is frozen.
+        Returns how many were closed."""
+        # mockupdb keeps its accepted sockets in a private WeakKeyDictionary.
+        sockets = list(self._server._server_socks)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        return len(sockets)
 
     def hang_up_next(self, command: str) -> None:
         """Close the socket instead of answering the next ``command``."""

@@ -33,7 +33,7 @@ Response = dict[str, Any]
 
 
 def health(request: Request) -> Response:
-    mongo.run(lambda db: db.command("ping"))
+    mongo.run(lambda db: db.command("ping"), idempotent=True)
     return response(200, {"ok": True})
 
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 import pymongo
 from pymongo import MongoClient
 from pymongo.database import Database
-from pymongo.errors import OperationFailure
+from pymongo.errors import AutoReconnect, OperationFailure
 
 from .config import Settings, load_settings
 
@@ -60,14 +60,17 @@ class Credentials:
     password: str = field(repr=False)
 
 
-class SecretReader(Protocol):
-    def __call__(self, secret_arn: str) -> Credentials: ...
+# Reads the secret with this ARN; replaceable so tests can count reads.
+SecretReader = Callable[[str], Credentials]
 
 
 def read_secret(secret_arn: str) -> Credentials:
     """Read ``{"username": ..., "password": ...}`` from Secrets Manager."""
     import boto3  # provided by the Lambda runtime; imported only in password mode
     from botocore.exceptions import BotoCoreError, ClientError
+
+    # botocore logs every response body at DEBUG, the secret's value included.
+    logging.getLogger("botocore.parsers").setLevel(logging.INFO)
 
     try:
         response = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)
@@ -175,10 +178,16 @@ class ClientHolder:
         if old is not None:
             old.close()
 
-    def run(self, operation: Callable[[Database[Document]], T]) -> T:
-        """Run ``operation``; after a rejected password, re-read the secret once and retry."""
+    def run(self, operation: Callable[[Database[Document]], T], *, idempotent: bool = False) -> T:
+        """Run ``operation`` with the container's client.
+
+        CRUD operations are retried by the driver (retryReads/retryWrites).  Plain
+        commands such as ``ping`` are not: pass ``idempotent=True`` to retry those
+        once after a network error.  After a rejected password the secret is read
+        again and the operation retried once.
+        """
         try:
-            return operation(self.database())
+            return self._run_retrying_network_errors(operation, idempotent)
         except OperationFailure as exc:
             if exc.code != AUTH_FAILED:
                 raise
@@ -190,7 +199,7 @@ class ClientHolder:
         log.warning("MongoDB rejected the password; re-reading the secret once (rotation?)")
         self.rebuild()
         try:
-            return operation(self.database())
+            return self._run_retrying_network_errors(operation, idempotent)
         except OperationFailure as exc:
             if exc.code != AUTH_FAILED:
                 raise
@@ -199,6 +208,17 @@ class ClientHolder:
                 "MongoDB rejected the password from MONGODB_SECRET_ARN twice: make the "
                 "secret's username and password match the Atlas database user"
             ) from None
+
+    def _run_retrying_network_errors(
+        self, operation: Callable[[Database[Document]], T], idempotent: bool
+    ) -> T:
+        try:
+            return operation(self.database())
+        except AutoReconnect as exc:
+            if not idempotent or exc.timeout:
+                raise
+            log.info("network error (%s); retrying the idempotent command once", type(exc).__name__)
+            return operation(self.database())
 
 
 _holder = ClientHolder()
@@ -209,9 +229,9 @@ def get_client() -> MongoClient[Document]:
     return _holder.client()
 
 
-def run(operation: Callable[[Database[Document]], T]) -> T:
-    """Run one database operation with the container's client."""
-    return _holder.run(operation)
+def run(operation: Callable[[Database[Document]], T], *, idempotent: bool = False) -> T:
+    """Run one database operation with the container's client (see :meth:`ClientHolder.run`)."""
+    return _holder.run(operation, idempotent=idempotent)
 
 
 def reset_for_tests(holder: ClientHolder | None = None) -> ClientHolder:
