@@ -82,10 +82,15 @@ MONITOR_CONNECTIONS_PER_CONTAINER = 1
 CONNECTIONS_PER_CONTAINER_PER_NODE = APP_CONNECTIONS_PER_CONTAINER + MONITOR_CONNECTIONS_PER_CONTAINER
 
 LAMBDA_MEMORY_MB = (128, 10240)
-LAMBDA_TIMEOUT_S = (1, 900)
+# Lambda allows 1-900 s; below 3 s a cold start has no time for TLS, authentication
+# and a deadline reserve of 0.75 s.
+LAMBDA_TIMEOUT_S = (3, 900)
 LAMBDA_CONCURRENCY = (1, 10000)
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]*$")
+# The slug names AWS resources (Lambda functions: 64 characters, IAM roles: 64,
+# with suffixes added); 40 leaves room for them.
+SLUG_MAX_LENGTH = 40
 DATABASE_NAME_FORBIDDEN = set('/\\. "$*<>:|?')
 DATABASE_NAME_MAX_BYTES = 63
 
@@ -108,6 +113,13 @@ def check_project_slug(answers: Answers) -> None:
             slug,
             "must start with a lowercase letter and hold only lowercase letters, digits and hyphens",
             "Choose a slug such as atlas-lambda-service, or a project_name that starts with a letter",
+        )
+    if len(slug) > SLUG_MAX_LENGTH:
+        raise InvalidAnswer(
+            "project_slug",
+            slug,
+            f"is {len(slug)} characters; AWS resource names built from it allow at most {SLUG_MAX_LENGTH}",
+            "Choose a shorter project_slug or project_name",
         )
     if slug.endswith("-") or "--" in slug:
         raise InvalidAnswer(
@@ -215,7 +227,9 @@ def check_sharded_tier(answers: Answers) -> None:
         )
 
 
-def _parse_int(answers: Answers, option: str, bounds: tuple[int, int], unit: str) -> int:
+def _parse_int(
+    answers: Answers, option: str, bounds: tuple[int, int], unit: str, limits: str = "Lambda's limits"
+) -> int:
     raw = answers[option]
     low, high = bounds
     text = str(raw).strip()
@@ -226,7 +240,7 @@ def _parse_int(answers: Answers, option: str, bounds: tuple[int, int], unit: str
     value = int(text)
     if not low <= value <= high:
         raise InvalidAnswer(
-            option, raw, f"is outside Lambda's limits of {low}-{high} {unit}", f"Choose a value from {low} to {high}"
+            option, raw, f"is outside {limits} of {low}-{high} {unit}", f"Choose a value from {low} to {high}"
         )
     return value
 
@@ -236,7 +250,13 @@ def check_lambda_memory(answers: Answers) -> None:
 
 
 def check_lambda_timeout(answers: Answers) -> None:
-    _parse_int(answers, "lambda_timeout_s", LAMBDA_TIMEOUT_S, "seconds")
+    _parse_int(
+        answers,
+        "lambda_timeout_s",
+        LAMBDA_TIMEOUT_S,
+        "seconds",
+        "what a database function needs (cold start, TLS, auth)",
+    )
 
 
 def check_reserved_concurrency(answers: Answers) -> None:

@@ -15,6 +15,7 @@ import datetime
 import hashlib
 import hmac
 import os
+import random
 import socket
 import threading
 import time
@@ -34,6 +35,8 @@ HELLO_COMMANDS = frozenset({"ismaster", "isMaster", "hello"})
 SCRAM_ITERATIONS = 4096
 AUTH_FAILED = 18
 UNAUTHORIZED = 13
+NOT_WRITABLE_PRIMARY = 10107
+CHAOS_COMMANDS = frozenset({"insert", "find", "ping"})
 ACCEPT_LOOP_GRACE_S = 0.05
 
 
@@ -71,6 +74,7 @@ class StandIn:
     max_wire_version: int = 21
     received: list[Received] = field(default_factory=list)
     aws_conversations: list[dict[str, Any]] = field(default_factory=list)
+    injected: list[tuple[str, str]] = field(default_factory=list)  # (command, fault) by chaos
 
     def __post_init__(self) -> None:
         self._server = MockupDB(auto_ismaster=False, max_wire_version=self.max_wire_version)
@@ -83,6 +87,11 @@ class StandIn:
         self._server.autoresponds(self._respond)
         self._started = 0.0
         self._initial = (self.auth, dict(self.users))
+        # Results of executed retryable writes by (session id, txnNumber): a retry of a
+        # write that was applied gets the first answer again, as on a real server.
+        self._write_results: dict[tuple[bytes, int], dict[str, Any]] = {}
+        self._chaos: tuple[float, random.Random] | None = None
+        self._last_was_fault = False
 
     def reset(self) -> None:
         """Forget everything seen and stored, and undo changes to auth and users.
@@ -98,6 +107,10 @@ class StandIn:
             self._authenticated.clear()
             self._scram.clear()
             self._aws_nonces.clear()
+            self._write_results.clear()
+            self.injected.clear()
+            self._chaos = None
+            self._last_was_fault = False
             self._store = mongomock.MongoClient()
 
     # --- lifecycle ---------------------------------------------------------------
@@ -168,6 +181,25 @@ class StandIn:
         """Close the socket instead of answering the next ``command``."""
         self._faults.append(_Fault(command, lambda request: bool(request.hangup())))
 
+    def apply_then_hang_up_next(self, command: str) -> None:
+        """Execute the next ``command``, then close the socket before answering: the
+        client cannot know the write happened, and must retry it safely."""
+
+        def apply_and_hang_up(request: Any) -> bool:
+            doc = dict(request.doc)
+            with self._lock:
+                self._execute(next(iter(doc)), doc)
+            return bool(request.hangup())
+
+        self._faults.append(_Fault(command, apply_and_hang_up))
+
+    def inject_random_faults(self, rate: float, rng: random.Random) -> None:
+        """From now on, fault a share ``rate`` of CRUD commands at random: a hang-up
+        before or after executing, or a primary step-down.  Never two in a row, so
+        the driver's single retry of an operation always meets a healthy server."""
+        with self._lock:
+            self._chaos = (rate, rng)
+
     def fail_next(
         self, command: str, code: int, message: str, labels: tuple[str, ...] = ()
     ) -> None:
@@ -187,7 +219,8 @@ class StandIn:
         port = request.client_port
         with self._lock:
             self.received.append(Received(port, name, str(doc.get("$db", "")), doc))
-            fault = self._take_fault(name)
+            fault = self._take_fault(name) or self._random_fault(name)
+            self._last_was_fault = fault is not None
         if fault is not None:
             return fault.action(request)
         if name in HELLO_COMMANDS:
@@ -205,6 +238,23 @@ class StandIn:
                 )
             )
         return self._crud(request, name, doc)
+
+    def _random_fault(self, name: str) -> _Fault | None:
+        if self._chaos is None or self._last_was_fault or name not in CHAOS_COMMANDS:
+            return None
+        rate, rng = self._chaos
+        if rng.random() >= rate:
+            return None
+        kinds = ["hang_up"] + (["apply_then_hang_up", "step_down"] if name == "insert" else [])
+        kind = rng.choice(kinds)
+        self.injected.append((name, kind))
+        if kind == "hang_up":
+            self.hang_up_next(name)
+        elif kind == "apply_then_hang_up":
+            self.apply_then_hang_up_next(name)
+        else:
+            self.fail_next(name, NOT_WRITABLE_PRIMARY, "not primary", ("RetryableWriteError",))
+        return self._take_fault(name)
 
     def _take_fault(self, name: str) -> _Fault | None:
         for fault in self._faults:
@@ -326,15 +376,30 @@ class StandIn:
     # --- CRUD over mongomock -------------------------------------------------------
 
     def _crud(self, request: Any, name: str, doc: Mapping[str, Any]) -> bool:
-        database = str(doc.get("$db", "test"))
         with self._lock:
-            if name in {"ping", "buildInfo", "buildinfo"}:
-                return bool(request.ok(version="8.0.0"))
-            if name == "insert":
-                return bool(request.replies(self._insert(database, doc)))
-            if name == "find":
-                return bool(request.replies(self._find(database, doc)))
-        return bool(request.replies(ok=0, code=59, errmsg=f"no such command: '{name}'"))
+            reply = self._execute(name, doc)
+        return bool(request.replies(reply))
+
+    def _execute(self, name: str, doc: Mapping[str, Any]) -> dict[str, Any]:
+        database = str(doc.get("$db", "test"))
+        if name in {"ping", "buildInfo", "buildinfo"}:
+            return {"ok": 1, "version": "8.0.0"}
+        if name == "insert":
+            return self._retryable_write(doc, lambda: self._insert(database, doc))
+        if name == "find":
+            return self._find(database, doc)
+        return {"ok": 0, "code": 59, "errmsg": f"no such command: '{name}'"}
+
+    def _retryable_write(
+        self, doc: Mapping[str, Any], write: Callable[[], dict[str, Any]]
+    ) -> dict[str, Any]:
+        if "txnNumber" not in doc or "lsid" not in doc:
+            return write()
+        session = doc["lsid"]["id"]  # a UUID or a BSON Binary, by codec options
+        key = (bytes(getattr(session, "bytes", session)), int(doc["txnNumber"]))
+        if key not in self._write_results:
+            self._write_results[key] = write()
+        return self._write_results[key]
 
     def _insert(self, database: str, doc: Mapping[str, Any]) -> dict[str, Any]:
         collection = self._store[database][doc["insert"]]

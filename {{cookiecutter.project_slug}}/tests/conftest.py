@@ -25,13 +25,15 @@ LAMBDA_ENV = {
     "AWS_STS_REGIONAL_ENDPOINTS": "regional",
     # What Lambda puts in the environment for the execution role (throwaway values).
     "AWS_ACCESS_KEY_ID": "test-access-key-id",
-    "AWS_SECRET_ACCESS_KEY": "test-secret-access-key",
+    "AWS_SECRET_ACCESS_KEY": "test-secret-access-key",  # pragma: allowlist secret
     "AWS_SESSION_TOKEN": "test-session-token",
 }
 DATABASE = "app_test"
-SECRET_NAME = "{{ cookiecutter.project_slug }}/mongodb"
+# pragma: allowlist nextline secret
+TEST_SECRET_ARN = "arn:aws:secretsmanager:{{ cookiecutter.aws_region }}:123456789012:secret:db"
+SECRET_NAME = "{{ cookiecutter.project_slug }}/mongodb"  # pragma: allowlist secret
 DB_USER = "app-user"
-DB_PASSWORD = "first-password-0123456789"
+DB_PASSWORD = "first-password-0123456789"  # pragma: allowlist secret
 TOPOLOGY: Topology = "sharded" if config.CLUSTER_TOPOLOGY == "sharded" else "replica_set"
 
 

@@ -12,7 +12,7 @@ from pymongo.synchronous import srv_resolver
 from {{ cookiecutter.package_name }} import config, mongo
 from local.standin import StandIn
 
-from .conftest import FUNCTION_NAME, LAMBDA_ENV, Invoke
+from .conftest import FUNCTION_NAME, LAMBDA_ENV, TEST_SECRET_ARN, Invoke
 
 
 def test_live_client_has_the_tuned_options(container: StandIn, invoke: Invoke) -> None:
@@ -53,9 +53,12 @@ def test_handshake_identifies_the_lambda_function(container: StandIn, invoke: In
 
 def test_timeouts_leave_room_inside_the_function_timeout() -> None:
     settings = config.load_settings(
-        {"MONGODB_URI": "mongodb+srv://cluster0.example.mongodb.net/", "MONGODB_DATABASE": "app",
-         "MONGODB_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:s"}
-    )  # fmt: skip
+        {
+            "MONGODB_URI": "mongodb+srv://cluster0.example.mongodb.net/",
+            "MONGODB_DATABASE": "app",
+            "MONGODB_SECRET_ARN": TEST_SECRET_ARN,
+        }
+    )
     options = mongo.client_options(settings, mongo.Credentials("u", "p"))
     budget_ms = config.FUNCTION_TIMEOUT_S * 1000
     assert options["serverSelectionTimeoutMS"] + options["connectTimeoutMS"] < budget_ms
@@ -97,9 +100,7 @@ def test_srv_max_hosts_only_for_sharded_clusters(
     fake_srv_dns: None, lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MONGODB_URI", f"mongodb+srv://{SRV_NAME}/")
-    monkeypatch.setenv(
-        "MONGODB_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:s"
-    )
+    monkeypatch.setenv("MONGODB_SECRET_ARN", TEST_SECRET_ARN)
     holder = mongo.ClientHolder(secret_reader=lambda arn: mongo.Credentials("u", "p"))
     client = holder.client()  # connects in the background to hosts that do not exist: harmless
     try:

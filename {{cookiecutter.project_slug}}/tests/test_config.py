@@ -6,12 +6,13 @@ import pytest
 
 from {{ cookiecutter.package_name }}.config import ConfigError, load_settings, redact_uri
 
+from .conftest import TEST_SECRET_ARN
+
 ATLAS = "mongodb+srv://cluster0.abcde.mongodb.net/"
-SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db"
 
 
 def env(**overrides: str) -> dict[str, str]:
-    base = {"MONGODB_URI": ATLAS, "MONGODB_DATABASE": "app", "MONGODB_SECRET_ARN": SECRET_ARN}
+    base = {"MONGODB_URI": ATLAS, "MONGODB_DATABASE": "app", "MONGODB_SECRET_ARN": TEST_SECRET_ARN}
     base.update(overrides)
     return base
 
@@ -29,6 +30,7 @@ def test_a_plain_atlas_string_loads() -> None:
         ({"MONGODB_URI": ""}, "MONGODB_URI is not set"),
         ({"MONGODB_URI": "postgres://x"}, "must start with"),
         (
+            # pragma: allowlist nextline secret
             {"MONGODB_URI": "mongodb+srv://user:hunter2@cluster0.abcde.mongodb.net/"},
             "holds credentials",
         ),

@@ -17,7 +17,7 @@ from typing import Any
 from bson import ObjectId
 from bson.json_util import RELAXED_JSON_OPTIONS
 from bson.json_util import dumps as bson_dumps
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, PyMongoError, ServerSelectionTimeoutError
 
 from . import mongo
 from .config import ConfigError
@@ -84,6 +84,9 @@ def _serve(event: Mapping[str, Any], context: Any) -> Response:
         log.error("configuration error: %s", err)  # messages never hold secrets
         return error_response(500, "database configuration error")
     except PyMongoError as err:
+        if isinstance(err, ServerSelectionTimeoutError):
+            log.error("database unreachable: %s", type(err).__name__)
+            return error_response(503, "database unavailable")
         if err.timeout:
             log.error("database timeout: %s", type(err).__name__)
             return error_response(504, "database timed out")

@@ -22,6 +22,9 @@ from pymongo.errors import AutoReconnect, OperationFailure
 from .config import Settings, load_settings
 
 log = logging.getLogger(__name__)
+# At DEBUG, botocore logs signed requests (session tokens included) and response
+# bodies (secret values included): keep it at INFO whatever the root level is.
+logging.getLogger("botocore").setLevel(logging.INFO)
 
 Document = dict[str, Any]
 T = TypeVar("T")
@@ -43,8 +46,16 @@ CONNECT_SHARE = 0.2
 MAX_SERVER_SELECTION_TIMEOUT_MS = 5_000
 MAX_CONNECT_TIMEOUT_MS = 3_000
 MIN_TIMEOUT_MS = 200
+# Each database call (server selection, connecting, authenticating, the command
+# and the driver's retries) gets this share of the function timeout, capped, and
+# never more than the invocation has left.  Under a deadline the driver ignores
+# serverSelectionTimeoutMS, so without this cap an unreachable cluster would use
+# up the whole invocation.
+OPERATION_SHARE = 0.3
+MAX_OPERATION_MS = 5_000
 # Time kept back from each invocation's deadline to build and return a response.
-RESPONSE_RESERVE_S = 0.25
+# Server selection re-checks every 0.5 s, so a deadline can be overrun by that much.
+RESPONSE_RESERVE_S = 0.75
 AUTH_FAILED = 18
 AWS_AUTH = "MONGODB-AWS"
 SCRAM_MECHANISM = "SCRAM-SHA-256"
@@ -67,13 +78,16 @@ SecretReader = Callable[[str], Credentials]
 def read_secret(secret_arn: str) -> Credentials:
     """Read ``{"username": ..., "password": ...}`` from Secrets Manager."""
     import boto3  # provided by the Lambda runtime; imported only in password mode
+    from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
-    # botocore logs every response body at DEBUG, the secret's value included.
-    logging.getLogger("botocore.parsers").setLevel(logging.INFO)
-
+    # botocore's defaults (60 s connect timeout, several retries) outlast the function.
+    bounded = Config(
+        connect_timeout=2, read_timeout=3, retries={"max_attempts": 2, "mode": "standard"}
+    )
     try:
-        response = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)
+        client = boto3.client("secretsmanager", config=bounded)
+        response = client.get_secret_value(SecretId=secret_arn)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "unknown")
         raise DatabaseConfigError(
@@ -178,6 +192,11 @@ class ClientHolder:
         if old is not None:
             old.close()
 
+    def operation_timeout_s(self) -> float:
+        return (
+            _bounded_ms(OPERATION_SHARE, MAX_OPERATION_MS, self.settings.function_timeout_s) / 1000
+        )
+
     def run(self, operation: Callable[[Database[Document]], T], *, idempotent: bool = False) -> T:
         """Run ``operation`` with the container's client.
 
@@ -212,13 +231,15 @@ class ClientHolder:
     def _run_retrying_network_errors(
         self, operation: Callable[[Database[Document]], T], idempotent: bool
     ) -> T:
-        try:
-            return operation(self.database())
-        except AutoReconnect as exc:
-            if not idempotent or exc.timeout:
-                raise
-            log.info("network error (%s); retrying the idempotent command once", type(exc).__name__)
-            return operation(self.database())
+        # Nested inside the invocation's deadline, the earlier of the two applies.
+        with pymongo.timeout(self.operation_timeout_s()):
+            try:
+                return operation(self.database())
+            except AutoReconnect as exc:
+                if not idempotent or exc.timeout:
+                    raise
+                log.info("network error (%s); retrying the idempotent command", type(exc).__name__)
+                return operation(self.database())
 
 
 _holder = ClientHolder()
