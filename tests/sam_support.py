@@ -1,0 +1,308 @@
+"""Helpers for the SAM stack's tests: parsing, the SAM transform, schema checks, references.
+
+Everything here works offline: the SAM transform gets a fixed managed-policy map instead of
+calling IAM, and the MongoDB::Atlas schemas are the published ones copied under
+``tests/schemas/mongodb-atlas`` (Apache-2.0, see the LICENSE there).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Callable, Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import boto3
+import jsonschema
+from cfnlint.api import ManualArgs, lint
+from cfnlint.decode import decode_str
+from jsonschema.exceptions import ValidationError
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+
+SCHEMAS = Path(__file__).resolve().parent / "schemas" / "mongodb-atlas"
+ATLAS_PREFIX = "MongoDB::Atlas::"
+
+# What `sam package` does before CloudFormation runs the transform: local code becomes S3.
+PACKAGED_CODE_URI = "s3://sam-artifacts-bucket/lambda.zip"
+
+# Managed policies the transform may look up by name. SAM attaches the two Lambda execution
+# policies by ARN itself; the map answers any lookup without calling IAM.
+MANAGED_POLICIES = {
+    "AWSLambdaBasicExecutionRole": (
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+    ),
+    "AWSLambdaVPCAccessExecutionRole": (
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+    ),
+}
+
+PSEUDO_PARAMETERS = frozenset(
+    {
+        "AWS::AccountId",
+        "AWS::NotificationARNs",
+        "AWS::NoValue",
+        "AWS::Partition",
+        "AWS::Region",
+        "AWS::StackId",
+        "AWS::StackName",
+        "AWS::URLSuffix",
+    }
+)
+
+INTRINSICS = frozenset(
+    {
+        "Ref",
+        "Condition",
+        "Fn::Base64",
+        "Fn::Cidr",
+        "Fn::FindInMap",
+        "Fn::GetAtt",
+        "Fn::GetAZs",
+        "Fn::If",
+        "Fn::ImportValue",
+        "Fn::Join",
+        "Fn::Select",
+        "Fn::Split",
+        "Fn::Sub",
+    }
+)
+
+Template = dict[str, Any]
+
+
+def parse(text: str) -> Template:
+    """A CloudFormation YAML/JSON template as plain dicts (short-form tags expanded)."""
+    template, errors = decode_str(text)
+    if errors:
+        raise AssertionError(f"template does not parse: {errors}")
+    return json.loads(json.dumps(template))
+
+
+def load(path: Path) -> Template:
+    return parse(path.read_text(encoding="utf-8"))
+
+
+def resources_of_type(template: Template, prefix: str) -> dict[str, Any]:
+    return {
+        name: resource
+        for name, resource in template["Resources"].items()
+        if resource["Type"].startswith(prefix)
+    }
+
+
+def transform(template: Template, region: str) -> Template:
+    """The CloudFormation template the SAM transform makes of ``template``, offline."""
+    sam = copy.deepcopy(template)
+    for resource in sam["Resources"].values():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Serverless::Function" and "CodeUri" in properties:
+            properties["CodeUri"] = PACKAGED_CODE_URI
+    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
+    return translator.translate(
+        sam, parameter_values={}, get_managed_policy_map=lambda: dict(MANAGED_POLICIES)
+    )
+
+
+def cfn_lint(text: str, region: str) -> list[str]:
+    """cfn-lint's findings (errors and warnings) for a template, as readable lines."""
+    return [str(match) for match in lint(text, config=ManualArgs(regions=[region]))]
+
+
+# ---------------------------------------------------------------- MongoDB::Atlas schemas
+
+
+@cache
+def atlas_schemas() -> dict[str, dict[str, Any]]:
+    """The copied MongoDB::Atlas resource schemas by type name."""
+    schemas = {}
+    for path in sorted(SCHEMAS.glob("*.json")):
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        schemas[schema["typeName"]] = schema
+    return schemas
+
+
+def is_intrinsic(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in INTRINSICS
+
+
+# Keywords that constrain the value itself. An intrinsic function stands for a value only
+# CloudFormation knows: it passes them, except that it must stand where a scalar may.
+_VALUE_KEYWORDS = (
+    "type",
+    "enum",
+    "const",
+    "pattern",
+    "format",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "items",
+    "additionalItems",
+    "contains",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "properties",
+    "patternProperties",
+    "additionalProperties",
+    "propertyNames",
+    "required",
+    "minProperties",
+    "maxProperties",
+    "dependencies",
+)
+_SCALARS = frozenset({"string", "integer", "number", "boolean"})
+_NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def _intrinsic_aware(keyword: str, original: Callable[..., Iterator[ValidationError]]):
+    def validate(validator, value, instance, schema):
+        if not is_intrinsic(instance):
+            yield from original(validator, value, instance, schema)
+            return
+        function, argument = next(iter(instance.items()))
+        if function == "Fn::If":  # both branches must fit where the If stands
+            for branch in argument[1:]:
+                if branch != _NO_VALUE:
+                    yield from validate(validator, value, branch, schema)
+            return
+        if keyword == "type":
+            wanted = set(value) if isinstance(value, list) else {value}
+            if not wanted & _SCALARS:
+                yield ValidationError(f"{function} stands where the schema wants {value}")
+
+    return validate
+
+
+def _atlas_validator_class():
+    base = jsonschema.Draft7Validator
+    overrides = {
+        keyword: _intrinsic_aware(keyword, base.VALIDATORS[keyword])
+        for keyword in _VALUE_KEYWORDS
+        if keyword in base.VALIDATORS
+    }
+    return jsonschema.validators.extend(base, overrides)
+
+
+AtlasValidator = _atlas_validator_class()
+
+
+def atlas_schema_errors(resource_type: str, properties: dict[str, Any]) -> list[str]:
+    """Where ``properties`` break the published schema of ``resource_type``."""
+    schema = atlas_schemas()[resource_type]
+    errors = [
+        f"{'/'.join(map(str, error.absolute_path)) or '<properties>'}: {error.message}"
+        for error in AtlasValidator(schema).iter_errors(properties)
+    ]
+    read_only = top_level_read_only(resource_type)
+    errors += [f"{name}: read-only property set" for name in sorted(read_only & set(properties))]
+    return errors
+
+
+def top_level_read_only(resource_type: str) -> set[str]:
+    """Read-only top-level properties: the attributes ``Fn::GetAtt`` may read."""
+    pointers = atlas_schemas()[resource_type].get("readOnlyProperties", [])
+    return {p.split("/")[2] for p in pointers if p.count("/") == 2}
+
+
+# ---------------------------------------------------------------- references
+
+_SUB_VARIABLE = re.compile(r"\$\{(?!!)([^}]+)\}")
+
+
+def references(node: Any) -> Iterator[tuple[str, str, str | None]]:
+    """Every (kind, target, attribute) a fragment refers to: Ref, GetAtt, Sub, Condition."""
+    if isinstance(node, list):
+        for item in node:
+            yield from references(item)
+        return
+    if not isinstance(node, dict):
+        return
+    if is_intrinsic(node):
+        function, argument = next(iter(node.items()))
+        if function == "Ref":
+            yield ("Ref", argument, None)
+            return
+        if function == "Fn::GetAtt":
+            target, attribute = argument.split(".", 1) if isinstance(argument, str) else argument
+            yield ("GetAtt", target, attribute)
+            return
+        if function == "Fn::Sub":
+            text, local = (argument, {}) if isinstance(argument, str) else argument
+            for variable in _SUB_VARIABLE.findall(text):
+                name, _, attribute = variable.partition(".")
+                if name in local:
+                    continue
+                yield ("GetAtt" if attribute else "Ref", name, attribute or None)
+            yield from references(local)
+            return
+        if function == "Fn::If":
+            yield ("Condition", argument[0], None)
+            yield from references(argument[1:])
+            return
+        if function == "Condition":
+            yield ("Condition", argument, None)
+            return
+    for value in node.values():
+        yield from references(value)
+
+
+def unresolved_references(template: Template) -> list[str]:
+    """References to parameters, resources or conditions the template does not declare."""
+    parameters = set(template.get("Parameters", {}))
+    resources = template["Resources"]
+    conditions = set(template.get("Conditions", {}))
+    problems = []
+    sections = {k: template.get(k, {}) for k in ("Resources", "Outputs", "Conditions")}
+    for section, body in sections.items():
+        for kind, target, attribute in references(body):
+            where = f"{section}: {kind} {target}{'.' + attribute if attribute else ''}"
+            if kind == "Condition":
+                if target not in conditions:
+                    problems.append(f"{where}: no such condition")
+            elif kind == "Ref":
+                if target not in parameters | set(resources) | PSEUDO_PARAMETERS:
+                    problems.append(f"{where}: no such parameter or resource")
+            elif target not in resources:
+                problems.append(f"{where}: no such resource")
+            else:
+                resource_type = resources[target]["Type"]
+                if resource_type.startswith(ATLAS_PREFIX) and attribute not in top_level_read_only(
+                    resource_type
+                ):
+                    problems.append(f"{where}: {resource_type} has no such attribute")
+    for name, resource in resources.items():
+        for dependency in _as_list(resource.get("DependsOn", [])):
+            if dependency not in resources:
+                problems.append(f"Resources: {name} DependsOn {dependency}: no such resource")
+        if "Condition" in resource and resource["Condition"] not in conditions:
+            problems.append(
+                f"Resources: {name} Condition {resource['Condition']}: no such condition"
+            )
+    return problems
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def strings_containing(node: Any, needle: str, path: str = "") -> list[str]:
+    """Paths of every string in ``node`` that contains ``needle``."""
+    found = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += strings_containing(value, needle, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += strings_containing(value, needle, f"{path}/{index}")
+    elif isinstance(node, str) and needle in node:
+        found.append(path)
+    return found
