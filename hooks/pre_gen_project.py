@@ -79,7 +79,9 @@ CONNECTION_HEADROOM = 0.8
 # monitoring, which holds one monitor socket per node.
 APP_CONNECTIONS_PER_CONTAINER = 1
 MONITOR_CONNECTIONS_PER_CONTAINER = 1
-CONNECTIONS_PER_CONTAINER_PER_NODE = APP_CONNECTIONS_PER_CONTAINER + MONITOR_CONNECTIONS_PER_CONTAINER
+CONNECTIONS_PER_CONTAINER_PER_NODE = (
+    APP_CONNECTIONS_PER_CONTAINER + MONITOR_CONNECTIONS_PER_CONTAINER
+)
 
 LAMBDA_MEMORY_MB = (128, 10240)
 # Lambda allows 1-900 s; below 3 s a cold start has no time for TLS, authentication
@@ -111,14 +113,17 @@ def check_project_slug(answers: Answers) -> None:
         raise InvalidAnswer(
             "project_slug",
             slug,
-            "must start with a lowercase letter and hold only lowercase letters, digits and hyphens",
-            "Choose a slug such as atlas-lambda-service, or a project_name that starts with a letter",
+            "must start with a lowercase letter and hold only lowercase letters, digits "
+            "and hyphens",
+            "Choose a slug such as atlas-lambda-service, or a project_name that starts "
+            "with a letter",
         )
     if len(slug) > SLUG_MAX_LENGTH:
         raise InvalidAnswer(
             "project_slug",
             slug,
-            f"is {len(slug)} characters; AWS resource names built from it allow at most {SLUG_MAX_LENGTH}",
+            f"is {len(slug)} characters; AWS resource names built from it allow at most "
+            f"{SLUG_MAX_LENGTH}",
             "Choose a shorter project_slug or project_name",
         )
     if slug.endswith("-") or "--" in slug:
@@ -137,7 +142,8 @@ def check_package_name(answers: Answers) -> None:
             "package_name",
             name,
             "is not a valid Python identifier",
-            "Choose lowercase letters, digits and underscores, starting with a letter, e.g. atlas_lambda_service",
+            "Choose lowercase letters, digits and underscores, starting with a letter, "
+            "e.g. atlas_lambda_service",
         )
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         raise InvalidAnswer(
@@ -170,7 +176,10 @@ def check_database_name(answers: Answers) -> None:
         )
     if any(not c.isprintable() for c in name) or "\x00" in name:
         raise InvalidAnswer(
-            "database_name", name, "holds a control character", "Choose printable characters, e.g. app"
+            "database_name",
+            name,
+            "holds a control character",
+            "Choose printable characters, e.g. app",
         )
     if len(name.encode()) > DATABASE_NAME_MAX_BYTES:
         raise InvalidAnswer(
@@ -228,19 +237,29 @@ def check_sharded_tier(answers: Answers) -> None:
 
 
 def _parse_int(
-    answers: Answers, option: str, bounds: tuple[int, int], unit: str, limits: str = "Lambda's limits"
+    answers: Answers,
+    option: str,
+    bounds: tuple[int, int],
+    unit: str,
+    limits: str = "Lambda's limits",
 ) -> int:
     raw = answers[option]
     low, high = bounds
     text = str(raw).strip()
     if not re.fullmatch(r"[0-9]+", text):
         raise InvalidAnswer(
-            option, raw, "is not a whole number", f"Choose a whole number of {unit} from {low} to {high}"
+            option,
+            raw,
+            "is not a whole number",
+            f"Choose a whole number of {unit} from {low} to {high}",
         )
     value = int(text)
     if not low <= value <= high:
         raise InvalidAnswer(
-            option, raw, f"is outside {limits} of {low}-{high} {unit}", f"Choose a value from {low} to {high}"
+            option,
+            raw,
+            f"is outside {limits} of {low}-{high} {unit}",
+            f"Choose a value from {low} to {high}",
         )
     return value
 
@@ -279,13 +298,16 @@ def check_connection_budget(answers: Answers) -> None:
         return
     max_concurrency = budget // CONNECTIONS_PER_CONTAINER_PER_NODE
     bigger = [t for t in TIERS_IN_ORDER if connection_budget(t) >= per_node]
-    alternative = f", or atlas_tier={bigger[0]} (budget {connection_budget(bigger[0])})" if bigger else ""
+    alternative = (
+        f", or atlas_tier={bigger[0]} (budget {connection_budget(bigger[0])})" if bigger else ""
+    )
     raise InvalidAnswer(
         "reserved_concurrency",
         concurrency,
-        f"{concurrency} containers x {CONNECTIONS_PER_CONTAINER_PER_NODE} connections per container "
-        f"per node = {per_node} > {budget} ({int(CONNECTION_HEADROOM * 100)}% of {tier}'s "
-        f"{TIER_CONNECTION_LIMITS[tier]} connections per node)",
+        f"{concurrency} containers x {CONNECTIONS_PER_CONTAINER_PER_NODE} connections per "
+        f"container per node = {per_node} > {budget} "
+        f"({int(CONNECTION_HEADROOM * 100)}% of {tier}'s {TIER_CONNECTION_LIMITS[tier]} "
+        "connections per node)",
         f"Choose reserved_concurrency={max_concurrency} or less{alternative}",
     )
 
@@ -306,17 +328,25 @@ def check_choices(answers: Answers) -> None:
     for option, allowed in CHOICES.items():
         if answers[option] not in allowed:
             raise InvalidAnswer(
-                option, answers[option], "is not one of the choices", f"Choose one of: {', '.join(allowed)}"
+                option,
+                answers[option],
+                "is not one of the choices",
+                f"Choose one of: {', '.join(allowed)}",
             )
 
 
 def check_project_name(answers: Answers) -> None:
     name = answers["project_name"]
     if not str(name).strip():
-        raise InvalidAnswer("project_name", name, "must not be empty", "Choose a name such as Atlas Lambda Service")
+        raise InvalidAnswer(
+            "project_name", name, "must not be empty", "Choose a name such as Atlas Lambda Service"
+        )
     if not str(name).isprintable():
         raise InvalidAnswer(
-            "project_name", name, "holds a control character or line break", "Choose a name on one line"
+            "project_name",
+            name,
+            "holds a control character or line break",
+            "Choose a name on one line",
         )
 
 

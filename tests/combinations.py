@@ -33,7 +33,12 @@ def combination(auth: str, network: str, iac: str, topology: str, **extra: Any) 
 
 
 def combination_id(answers: Answers) -> str:
-    parts = [answers["auth_mode"], answers["network_mode"], answers["iac_tool"], answers["cluster_topology"]]
+    parts = [
+        answers["auth_mode"],
+        answers["network_mode"],
+        answers["iac_tool"],
+        answers["cluster_topology"],
+    ]
     if answers.get("atlas_tier") == "FLEX":
         parts.append("flex")
     parts += [f"py{answers['python_version']}"] if "python_version" in answers else []
@@ -43,7 +48,9 @@ def combination_id(answers: Answers) -> str:
 
 SUPPORTED: list[Answers] = [
     combination(auth, network, iac, topology)
-    for auth, network, iac, topology in itertools.product(AUTH_MODES, NETWORK_MODES, IAC_TOOLS, TOPOLOGIES)
+    for auth, network, iac, topology in itertools.product(
+        AUTH_MODES, NETWORK_MODES, IAC_TOOLS, TOPOLOGIES
+    )
 ] + [
     combination(auth, "nat", iac, "replica_set", atlas_tier="FLEX")
     for auth, iac in itertools.product(AUTH_MODES, IAC_TOOLS)
@@ -61,7 +68,11 @@ UNSUPPORTED: list[tuple[Answers, str, str]] = [
         "M30",
     ),
     ({"reserved_concurrency": "601"}, "reserved_concurrency", "601 containers x 2"),
-    ({"reserved_concurrency": "300", "atlas_tier": "FLEX", "network_mode": "nat"}, "reserved_concurrency", "FLEX"),
+    (
+        {"reserved_concurrency": "300", "atlas_tier": "FLEX", "network_mode": "nat"},
+        "reserved_concurrency",
+        "FLEX",
+    ),
     ({"reserved_concurrency": "0"}, "reserved_concurrency", "limits"),
     ({"reserved_concurrency": "-5"}, "reserved_concurrency", "whole number"),
     ({"reserved_concurrency": "ten"}, "reserved_concurrency", "whole number"),

@@ -19,7 +19,9 @@ Render = Callable[..., Path]
 def render(output_dir: Path, **answers: Any) -> Path:
     """Render the template with ``answers`` over the defaults; return the project directory."""
     return Path(
-        cookiecutter(str(TEMPLATE), no_input=True, extra_context=answers, output_dir=str(output_dir))
+        cookiecutter(
+            str(TEMPLATE), no_input=True, extra_context=answers, output_dir=str(output_dir)
+        )
     )
 
 

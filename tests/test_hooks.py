@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from combinations import SUPPORTED, UNSUPPORTED, combination_id, unsupported_id
 from hook_loader import post_gen, pre_gen
 
@@ -23,7 +22,9 @@ DEFAULTS.update(project_slug="atlas-lambda-service", package_name="atlas_lambda_
 def answers(**overrides: Any) -> dict[str, Any]:
     merged = {**DEFAULTS, **overrides}
     if "project_name" in overrides and "project_slug" not in overrides:
-        merged["project_slug"] = "".join(c if c.isalnum() else "-" for c in overrides["project_name"].lower()).strip("-")
+        merged["project_slug"] = "".join(
+            c if c.isalnum() else "-" for c in overrides["project_name"].lower()
+        ).strip("-")
     return merged
 
 
@@ -59,10 +60,14 @@ def test_budget_message_shows_the_arithmetic() -> None:
     )
 
 
-@pytest.mark.parametrize(("tier", "largest_ok"), [("M10", 600), ("M20", 1200), ("M40", 2400), ("FLEX", 200)])
+@pytest.mark.parametrize(
+    ("tier", "largest_ok"), [("M10", 600), ("M20", 1200), ("M40", 2400), ("FLEX", 200)]
+)
 def test_budget_boundary(tier: str, largest_ok: int) -> None:
     network = "nat" if tier == "FLEX" else "private_endpoint"
-    pre_gen.check_connection_budget(answers(atlas_tier=tier, network_mode=network, reserved_concurrency=str(largest_ok)))
+    pre_gen.check_connection_budget(
+        answers(atlas_tier=tier, network_mode=network, reserved_concurrency=str(largest_ok))
+    )
     with pytest.raises(pre_gen.InvalidAnswer):
         pre_gen.check_connection_budget(
             answers(atlas_tier=tier, network_mode=network, reserved_concurrency=str(largest_ok + 1))
@@ -71,9 +76,13 @@ def test_budget_boundary(tier: str, largest_ok: int) -> None:
 
 def test_budget_formula_matches_the_generated_client() -> None:
     """The validator's per-container count is the generated pool size plus one monitor socket."""
-    mongo_py = next((TEMPLATE / "{{cookiecutter.project_slug}}" / "src").glob("*/mongo.py")).read_text()
+    mongo_py = next(
+        (TEMPLATE / "{{cookiecutter.project_slug}}" / "src").glob("*/mongo.py")
+    ).read_text()
     assert f"MAX_POOL_SIZE = {pre_gen.APP_CONNECTIONS_PER_CONTAINER}\n" in mongo_py
-    assert '"serverMonitoringMode": "poll"' in mongo_py  # one monitor socket per node, no RTT socket
+    assert (
+        '"serverMonitoringMode": "poll"' in mongo_py
+    )  # one monitor socket per node, no RTT socket
 
 
 def test_main_prints_one_line_and_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
@@ -104,7 +113,9 @@ def test_post_gen_removes_the_other_tools(tmp_path: Path) -> None:
                 path.mkdir(parents=True)
                 (path / "main.tf").write_text("x")
     post_gen.remove_unchosen_iac(tmp_path, "sam")
-    remaining = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    remaining = sorted(
+        p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()
+    )
     assert remaining == [".github/workflows/infra-sam.yml", "infra/sam/main.tf"]
 
 

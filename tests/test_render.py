@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from combinations import IAC_TOOLS, SUPPORTED, UNSUPPORTED, combination_id, unsupported_id
 from conftest import TEMPLATE
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 CHOICE_OPTIONS = {
     key: value
@@ -35,7 +34,9 @@ def check_project_files(project: Path) -> None:
     for path in rendered_files(project):
         text = path.read_text(encoding="utf-8")
         match = LEFTOVER.search(text)
-        assert match is None, f"{path.relative_to(project)}: template syntax left: {match.group(0)!r}"
+        assert match is None, (
+            f"{path.relative_to(project)}: template syntax left: {match.group(0)!r}"
+        )
         if path.suffix == ".py":
             ast.parse(text, filename=str(path))
         elif path.suffix == ".json":
@@ -66,7 +67,16 @@ def test_every_supported_combination_renders(cookies: Any, combo: dict[str, Any]
 def run_cookiecutter(output_dir: Path, answers: dict[str, Any]) -> subprocess.CompletedProcess[str]:
     args = [f"{key}={value}" for key, value in answers.items()]
     return subprocess.run(
-        [sys.executable, "-m", "cookiecutter", "--no-input", str(TEMPLATE), "-o", str(output_dir), *args],
+        [
+            sys.executable,
+            "-m",
+            "cookiecutter",
+            "--no-input",
+            str(TEMPLATE),
+            "-o",
+            str(output_dir),
+            *args,
+        ],
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
@@ -104,18 +114,20 @@ def test_refused_answers_fail_with_one_line_and_leave_nothing(
 
 
 NASTY_NAMES = [
-    "It's \"quoted\" {x}",
+    'It\'s "quoted" {x}',
     "{{ cookiecutter.project_slug }} raw",  # extra_context is rendered by cookiecutter itself
     "{% raw %}x{% endraw %} svc",
     "Dollar $HOME `uname` $(id) ; rm -rf / svc",
     "Ünïcödé Ñame 服务",
     "back\\slash svc",
-    "a' + '__import__(\"os\").system(\"id\")",
+    'a\' + \'__import__("os").system("id")',
 ]
 
 
 @pytest.mark.parametrize("name", NASTY_NAMES)
-def test_hostile_project_names_render_valid_projects_or_are_refused(tmp_path: Path, name: str) -> None:
+def test_hostile_project_names_render_valid_projects_or_are_refused(
+    tmp_path: Path, name: str
+) -> None:
     result = run_cookiecutter(tmp_path, {"project_name": name})
     if result.returncode != 0:
         assert len(refusal_lines(result)) == 1, result.stderr
@@ -126,7 +138,9 @@ def test_hostile_project_names_render_valid_projects_or_are_refused(tmp_path: Pa
     check_project_files(project)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     name=st.text(min_size=1, max_size=40),
     database=st.text(min_size=0, max_size=20),
@@ -144,7 +158,10 @@ def test_free_text_answers_render_or_are_refused_cleanly(
     try:
         project = Path(
             cookiecutter(
-                str(TEMPLATE), no_input=True, output_dir=str(out), extra_context=_escape_jinja(context)
+                str(TEMPLATE),
+                no_input=True,
+                output_dir=str(out),
+                extra_context=_escape_jinja(context),
             )
         )
     except FailedHookException:
@@ -157,7 +174,10 @@ def test_free_text_answers_render_or_are_refused_cleanly(
 
 def _escape_jinja(context: dict[str, str]) -> dict[str, str]:
     """cookiecutter renders --no-input/extra_context values as Jinja; wrap them in raw blocks."""
-    return {key: "{% raw %}" + value.replace("{% endraw %}", "") + "{% endraw %}" for key, value in context.items()}
+    return {
+        key: "{% raw %}" + value.replace("{% endraw %}", "") + "{% endraw %}"
+        for key, value in context.items()
+    }
 
 
 @pytest.mark.parametrize("tool", IAC_TOOLS)

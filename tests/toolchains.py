@@ -36,7 +36,9 @@ PROJECT_REQUIREMENTS = [
 def _runs(python: str) -> bool:
     """True if ``python`` really starts (a pyenv shim for an inactive version does not)."""
     try:
-        return subprocess.run([python, "-c", "pass"], capture_output=True, check=False).returncode == 0
+        return (
+            subprocess.run([python, "-c", "pass"], capture_output=True, check=False).returncode == 0
+        )
     except OSError:
         return False
 
@@ -68,7 +70,14 @@ def ensure_venv(name: str, python: str, requirements: list[str]) -> Path:
         return venv / "bin"
     shutil.rmtree(venv, ignore_errors=True)
     subprocess.run([python, "-m", "venv", str(venv)], check=True)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    pip = [
+        str(venv / "bin" / "python"),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
     subprocess.run([*pip, *requirements], check=True)
     stamp.write_text(digest)
@@ -77,7 +86,9 @@ def ensure_venv(name: str, python: str, requirements: list[str]) -> Path:
 
 def project_venv(python_version: str) -> Path:
     """bin/ of a venv on the Lambda runtime's Python with the generated project's dev deps."""
-    return ensure_venv(f"project-py{python_version}", find_python(python_version), PROJECT_REQUIREMENTS)
+    return ensure_venv(
+        f"project-py{python_version}", find_python(python_version), PROJECT_REQUIREMENTS
+    )
 
 
 CHECKOV_REQUIREMENTS = ["checkov==3.3.30"]
