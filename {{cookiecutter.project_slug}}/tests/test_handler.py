@@ -131,10 +131,15 @@ def test_bad_bodies_are_refused_and_nothing_is_written(
     assert stored(container) == 0
 
 
-def test_not_an_http_event_is_400(container: StandIn) -> None:
+@pytest.mark.parametrize(
+    "event",
+    [{"foo": "bar"}, [], None, {"requestContext": "x", "rawPath": "/health"}, {"rawPath": 3}],
+    ids=["unrelated", "list", "none", "bad-context", "bad-path"],
+)
+def test_not_an_http_event_is_400(container: StandIn, event: Any) -> None:
     from {{ cookiecutter.package_name }} import handler
 
-    response = handler.handler({"foo": "bar"}, None)
+    response = handler.handler(event, None)
     assert response["statusCode"] == 400
 
 

@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from bson import ObjectId
@@ -21,7 +21,15 @@ from pymongo.errors import ConnectionFailure, PyMongoError, ServerSelectionTimeo
 
 from . import mongo
 from .config import ConfigError
-from .web import HttpError, Request, error_response, parse_event, read_json_object, response
+from .web import (
+    HttpError,
+    Request,
+    error_response,
+    method_and_path,
+    parse_event,
+    read_json_object,
+    response,
+)
 
 log = logging.getLogger(__name__)
 log.setLevel(logging.INFO)
@@ -72,7 +80,7 @@ def route(request: Request) -> Callable[[], Response]:
     return routes[request.method]
 
 
-def _serve(event: Mapping[str, Any], context: Any) -> Response:
+def _serve(event: Any, context: Any) -> Response:
     try:
         request = parse_event(event)
         serve = route(request)
@@ -97,18 +105,12 @@ def _serve(event: Mapping[str, Any], context: Any) -> Response:
         return error_response(502, "database error")
 
 
-def handler(event: Mapping[str, Any], context: Any) -> Response:
+def handler(event: Any, context: Any) -> Response:
     """AWS Lambda entry point."""
     started = time.perf_counter()
     result = _serve(event, context)
-    log.info(
-        json.dumps(
-            {
-                "method": event.get("requestContext", {}).get("http", {}).get("method"),
-                "path": event.get("rawPath"),
-                "status": result["statusCode"],
-                "ms": round((time.perf_counter() - started) * 1000, 2),
-            }
-        )
-    )
+    method, path = method_and_path(event)
+    elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
+    status = result["statusCode"]
+    log.info(json.dumps({"method": method, "path": path, "status": status, "ms": elapsed_ms}))
     return result

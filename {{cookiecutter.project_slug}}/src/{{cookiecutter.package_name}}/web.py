@@ -33,13 +33,26 @@ class Request:
     body: bytes = b""
 
 
-def parse_event(event: Mapping[str, Any]) -> Request:
-    http = event.get("requestContext", {}).get("http", {}) if isinstance(event, Mapping) else {}
-    method, path = http.get("method"), event.get("rawPath") if isinstance(event, Mapping) else None
-    if not isinstance(method, str) or not isinstance(path, str):
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def method_and_path(event: Any) -> tuple[str | None, str | None]:
+    """The HTTP method and raw path of an event, or None where the event has none."""
+    event = _mapping(event)
+    method = _mapping(_mapping(event.get("requestContext")).get("http")).get("method")
+    path = event.get("rawPath")
+    return (
+        method if isinstance(method, str) else None,
+        path if isinstance(path, str) else None,
+    )
+
+
+def parse_event(event: Any) -> Request:
+    method, path = method_and_path(event)
+    if method is None or path is None:
         raise HttpError(400, "not an HTTP API (payload 2.0) event")
-    raw_headers = event.get("headers") or {}
-    headers = {str(k).lower(): str(v) for k, v in raw_headers.items()}
+    headers = {str(k).lower(): str(v) for k, v in _mapping(event.get("headers")).items()}
     body = event.get("body") or ""
     if not isinstance(body, str):
         raise HttpError(400, "body must be a string")
