@@ -31,6 +31,17 @@ SUITE_VARIANTS: list[dict[str, Any]] = [
 ] + [
     combination("iam", "nat", "sam", "replica_set", python_version="3.12", architecture="x86_64"),
     combination("password", "peering", "terraform", "replica_set", python_version="3.12"),
+    # Hostile free text: quotes, braces, shell metacharacters, unicode (raw blocks keep
+    # cookiecutter from rendering the command-line value as Jinja).
+    combination(
+        "iam",
+        "nat",
+        "terraform",
+        "replica_set",
+        project_name='{% raw %}Ünïcode "q" {{ not jinja }} $(id) ;`x` \\{% endraw %}',
+        database_name="données-ü&'x",
+        aws_region="eu-west-1",
+    ),
 ]
 
 
