@@ -12,7 +12,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_hooks_and_tests_are_ruff_clean() -> None:
     for args in (["check", "hooks", "tests"], ["format", "--check", "hooks", "tests"]):
         result = subprocess.run(
-            [sys.executable, "-m", "ruff", *args], cwd=ROOT, capture_output=True, text=True, check=False
+            [sys.executable, "-m", "ruff", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert result.returncode == 0, result.stdout + result.stderr
 
