@@ -1,14 +1,21 @@
-"""Build the deployment package: ``dist/lambda.zip``.
+"""Build the deployment package, ``dist/lambda.zip``, from ``requirements.lock``.
 
-Dependencies are resolved for the Lambda platform (manylinux, the function's
-architecture and Python), never for this machine, and those the Lambda Python
-runtime already ships (boto3, botocore and their dependencies) are left out.
-The zip is reproducible: sorted entries, fixed timestamps, no caches.
+``requirements.lock`` pins every runtime dependency with the hashes of its Lambda
+wheels (manylinux, both architectures, the function's Python), so the same lock
+builds the same package on any machine. ``--lock`` re-resolves it after the
+``[project] dependencies`` in pyproject.toml change (``make lock``); ``--check-lock``
+re-resolves with the locked versions and fails if the lock would change.
+
+Dependencies are always resolved for the Lambda platform, never for this machine,
+and those the Lambda Python runtime already ships (boto3, botocore and their
+dependencies) are left out. The zip is reproducible: sorted entries, fixed
+timestamps, no caches.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import shutil
 import subprocess
@@ -19,6 +26,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+LOCK = ROOT / "requirements.lock"
 PACKAGE = "{{ cookiecutter.package_name }}"
 PYTHON_VERSION = "{{ cookiecutter.python_version }}"
 ARCHITECTURE = "{{ cookiecutter.architecture }}"
@@ -31,6 +39,17 @@ RUNTIME_PROVIDED = frozenset(
     {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"}
 )
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+LOCK_HEADER = """\
+# The deployment package's runtime dependencies, pinned with the sha256 of their
+# Lambda wheels (manylinux arm64 and x86_64). scripts/package.py installs exactly
+# these, with --no-deps --require-hashes. Regenerate with `make lock` after changing
+# [project] dependencies in pyproject.toml; boto3, botocore and their dependencies
+# are left out: the Lambda runtime provides them.
+"""
+
+
+class LockError(Exception):
+    """requirements.lock is missing, stale or would change."""
 
 
 def runtime_requirements() -> list[str]:
@@ -38,40 +57,124 @@ def runtime_requirements() -> list[str]:
     return list(project["dependencies"])
 
 
-def pip_platform_args() -> list[str]:
+def inputs_line(requirements: list[str]) -> str:
+    """What the lock was resolved from; a build refuses a lock made from other inputs."""
+    return f"# inputs: python={PYTHON_VERSION} {' '.join(requirements)}"
+
+
+def pip_platform_args(architecture: str) -> list[str]:
     args = ["--only-binary=:all:", "--implementation", "cp", "--python-version", PYTHON_VERSION]
-    for platform in PLATFORMS[ARCHITECTURE]:
+    for platform in PLATFORMS[architecture]:
         args += ["--platform", platform]
     return args
 
 
-def resolve(requirements: list[str]) -> list[str]:
-    """Pinned ``name==version`` for every dependency the function needs at run time."""
+def normalize(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def resolve(
+    requirements: list[str], architecture: str, constraints: Path | None
+) -> dict[str, tuple[str, str]]:
+    """``{name: (version, sha256 of the wheel)}`` for what the function needs at run time."""
     with tempfile.TemporaryDirectory() as scratch:
         report = Path(scratch) / "report.json"
-        subprocess.run(  # noqa: S603 - our own interpreter running pip on pinned arguments
+        constrain = ["--constraint", str(constraints)] if constraints else []
+        subprocess.run(  # noqa: S603 - our own interpreter running pip on our own arguments
             [sys.executable, "-m", "pip", "install", "--quiet", "--dry-run", "--ignore-installed",
-             "--target", scratch, "--report", str(report), *pip_platform_args(), *requirements],
+             "--disable-pip-version-check", "--target", scratch, "--report", str(report),
+             *pip_platform_args(architecture), *constrain, *requirements],
             check=True,
         )  # fmt: skip
         installs = json.loads(report.read_text())["install"]
-    pins = []
+    pins = {}
     for item in installs:
-        name = item["metadata"]["name"].lower().replace("_", "-")
+        name = normalize(item["metadata"]["name"])
         if name not in RUNTIME_PROVIDED:
-            pins.append(f"{name}=={item['metadata']['version']}")
-    return sorted(pins)
+            sha256 = item["download_info"]["archive_info"]["hashes"]["sha256"]
+            pins[name] = (item["metadata"]["version"], sha256)
+    return pins
+
+
+def lock_text(requirements: list[str], constraints: Path | None = None) -> str:
+    """The lock for every Lambda architecture: one version per package, every wheel's hash."""
+    versions: dict[str, str] = {}
+    hashes: dict[str, set[str]] = {}
+    for architecture in PLATFORMS:
+        for name, (version, sha256) in resolve(requirements, architecture, constraints).items():
+            if versions.setdefault(name, version) != version:
+                raise LockError(
+                    f"{name} resolves to {versions[name]} and {version} on different architectures"
+                )
+            hashes.setdefault(name, set()).add(sha256)
+    lines = [LOCK_HEADER + inputs_line(requirements)]
+    for name in sorted(versions):
+        lines.append(f"{name}=={versions[name]} \\")
+        lines.append(" \\\n".join(f"    --hash=sha256:{digest}" for digest in sorted(hashes[name])))
+    return "\n".join(lines) + "\n"
+
+
+def write_lock() -> None:
+    LOCK.write_text(lock_text(runtime_requirements()))
+    print(f"{LOCK.relative_to(ROOT)}: written")
+
+
+def constraints_of(lock: str, scratch: Path) -> Path:
+    """The lock's ``name==version`` pins alone, as a pip constraints file."""
+    pins = [
+        line.split()[0] for line in lock.splitlines() if "==" in line and not line.startswith("#")
+    ]
+    path = scratch / "constraints.txt"
+    path.write_text("\n".join(pins) + "\n")
+    return path
+
+
+def check_lock() -> None:
+    """Re-resolve with the locked versions: the lock must come out unchanged."""
+    current = read_lock()
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            expected = lock_text(runtime_requirements(), constraints_of(current, Path(scratch)))
+        except subprocess.CalledProcessError as failure:
+            raise LockError(
+                "requirements.lock no longer satisfies pyproject.toml: run `make lock`"
+            ) from failure
+    if expected != current:
+        diff = difflib.unified_diff(
+            current.splitlines(),
+            expected.splitlines(),
+            "requirements.lock",
+            "resolved",
+            lineterm="",
+        )
+        raise LockError("requirements.lock is out of date: run `make lock`\n" + "\n".join(diff))
+    print(f"{LOCK.relative_to(ROOT)}: up to date")
+
+
+def read_lock() -> str:
+    if not LOCK.exists():
+        raise LockError("requirements.lock is missing: run `make lock`")
+    text = LOCK.read_text()
+    expected = inputs_line(runtime_requirements())
+    if expected not in text.splitlines():
+        raise LockError(
+            "requirements.lock was resolved from other inputs than pyproject.toml "
+            f"({expected.removeprefix('# ')}): run `make lock`"
+        )
+    return text
 
 
 def build(output: Path) -> Path:
-    pins = resolve(runtime_requirements())
+    read_lock()
     with tempfile.TemporaryDirectory() as scratch:
         target = Path(scratch) / "package"
-        subprocess.run(  # noqa: S603 - our own interpreter running pip on pinned arguments
+        subprocess.run(  # noqa: S603 - our own interpreter running pip on our own arguments
             [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile",
-             "--target", str(target), *pip_platform_args(), *pins],
+             "--require-hashes", "--disable-pip-version-check", "--target", str(target),
+             *pip_platform_args(ARCHITECTURE), "--requirement", str(LOCK)],
             check=True,
         )  # fmt: skip
+        bundled = sorted(p.name.removesuffix(".dist-info") for p in target.glob("*.dist-info"))
         shutil.copytree(ROOT / "src" / PACKAGE, target / PACKAGE)
         output.parent.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
@@ -84,15 +187,37 @@ def build(output: Path) -> Path:
                 info.compress_type = zipfile.ZIP_DEFLATED
                 archive.writestr(info, path.read_bytes())
     size_mb = output.stat().st_size / 1e6
-    print(f"{output.relative_to(ROOT)}: {size_mb:.2f} MB; bundled: {', '.join(pins)}")
+    print(f"{output.relative_to(ROOT)}: {size_mb:.2f} MB; bundled: {', '.join(bundled)}")
     return output
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build the Lambda deployment package.")
     parser.add_argument("--output", type=Path, default=ROOT / "dist" / "lambda.zip")
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--lock", action="store_true", help="re-resolve requirements.lock")
+    action.add_argument(
+        "--check-lock",
+        action="store_true",
+        help="fail if re-resolving would change requirements.lock",
+    )
     args = parser.parse_args(argv)
-    build(args.output.resolve())
+    try:
+        if args.lock:
+            write_lock()
+        elif args.check_lock:
+            check_lock()
+        else:
+            build(args.output.resolve())
+    except LockError as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as failure:
+        print(
+            f"error: pip exited with status {failure.returncode}: see its message above",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
