@@ -8,6 +8,7 @@ Each is rebuilt only when its requirement list changes.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -66,8 +67,17 @@ def ensure_venv(name: str, python: str, requirements: list[str]) -> Path:
     venv = TOOLCHAINS / name
     stamp = venv / ".requirements.sha256"
     digest = hashlib.sha256("\n".join([python, *requirements]).encode()).hexdigest()
-    if stamp.exists() and stamp.read_text() == digest:
-        return venv / "bin"
+    TOOLCHAINS.mkdir(parents=True, exist_ok=True)
+    # pytest-xdist workers may ask for the same toolchain at once: one builds, the rest wait.
+    with open(TOOLCHAINS / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (stamp.exists() and stamp.read_text() == digest):
+            _build_venv(venv, python, requirements)
+            stamp.write_text(digest)
+    return venv / "bin"
+
+
+def _build_venv(venv: Path, python: str, requirements: list[str]) -> None:
     shutil.rmtree(venv, ignore_errors=True)
     subprocess.run([python, "-m", "venv", str(venv)], check=True)
     pip = [
@@ -80,8 +90,6 @@ def ensure_venv(name: str, python: str, requirements: list[str]) -> Path:
     ]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
     subprocess.run([*pip, *requirements], check=True)
-    stamp.write_text(digest)
-    return venv / "bin"
 
 
 def project_venv(python_version: str) -> Path:
