@@ -25,9 +25,7 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +40,8 @@ from toolchains import (
     checkov_bin,
     ensure_venv,
     project_venv,
+    python_of,
+    run,
 )
 
 PYTHON_VERSIONS = ("3.13", "3.12")
@@ -87,19 +87,6 @@ NOT_SOURCE = {".venv", "node_modules", "cdk.out", ".terraform", ".aws-sam", "dis
 
 SHA_PINNED = re.compile(r"^\s*-?\s*uses:\s*[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d[\w.-]*\s*$")
 USES = re.compile(r"^\s*-?\s*uses:\s*(\S+)")
-
-
-def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        check=False,
-        env={**os.environ, **env},
-        timeout=600,
-    )
 
 
 def tool(name: str) -> str:
@@ -321,13 +308,6 @@ def test_pre_commit_config_is_valid_with_the_tools_hooks(
             pattern = hooks[hook_id][1].get("files")
             if pattern:
                 assert any(re.search(pattern, name) for name in files), (hook_id, pattern)
-
-
-def python_of(project: Path) -> str:
-    version: str = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["mypy"][
-        "python_version"
-    ]
-    return version
 
 
 @pytest.mark.slow

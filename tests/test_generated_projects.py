@@ -8,7 +8,6 @@ mypy run and one test-suite run: the fingerprint of the code decides.
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import zipfile
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 from combinations import SUPPORTED, combination, combination_id
 from conftest import Render
-from toolchains import PROJECT_REQUIREMENTS, TOOLCHAINS, project_venv
+from toolchains import PROJECT_REQUIREMENTS, TOOLCHAINS, project_venv, python_of, run
 
 pytestmark = pytest.mark.slow
 
@@ -52,24 +51,6 @@ def fingerprint(project: Path) -> str:
             digest.update(path.relative_to(project).as_posix().encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
-
-
-def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        check=False,
-        env={**os.environ, **env},
-        timeout=600,
-    )
-
-
-def python_of(project: Path) -> str:
-    return next(line.split('"')[1] for line in (project / "pyproject.toml").read_text().splitlines()
-                if line.startswith("python_version"))  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,3 +106,25 @@ CHECKOV_REQUIREMENTS = ["checkov==3.3.30"]
 def checkov_bin() -> Path:
     """The checkov executable, in a virtualenv of its own."""
     return ensure_venv("checkov", sys.executable, CHECKOV_REQUIREMENTS) / "checkov"
+
+
+def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run a tool in a rendered project, capturing its output; never reads stdin."""
+    return subprocess.run(
+        args,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+        env={**os.environ, **env},
+        timeout=600,
+    )
+
+
+def python_of(project: Path) -> str:
+    """The Lambda Python version a rendered project was generated for."""
+    version: str = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["mypy"][
+        "python_version"
+    ]
+    return version
