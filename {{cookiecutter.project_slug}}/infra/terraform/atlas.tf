@@ -33,7 +33,7 @@ resource "aws_security_group" "atlas_endpoint" {
 
 # Atlas maps each cluster node to its own port on the endpoint, anywhere in 1024-65535.
 resource "aws_vpc_security_group_ingress_rule" "atlas_endpoint_from_function" {
-  #checkov:skip=CKV_AWS_25:The source is the function's security group, not 0.0.0.0/0; the port range is what Atlas PrivateLink needs.
+  #checkov:skip=CKV_AWS_25:The source is the function's security group, not an address range; the port range is what Atlas PrivateLink needs.
   security_group_id            = aws_security_group.atlas_endpoint.id
   description                  = "MongoDB over AWS PrivateLink from the function"
   ip_protocol                  = "tcp"
