@@ -149,8 +149,11 @@ URI_HINT = "the private endpoint SRV string Atlas shows, e.g. mongodb+srv://clus
 URI_PATTERN = re.compile(r"mongodb\+srv://[a-z0-9-]+-pri\.[a-z0-9]+\.mongodb(gov)?\.net/?")
 URI_HINT = "the private (peering) SRV string Atlas shows, e.g. mongodb+srv://cluster0-pri.ab1cd.mongodb.net"
 {%- else %}
-# The standard SRV string (public host names, reached through the NAT gateway).
-URI_PATTERN = re.compile(r"mongodb\+srv://[a-z0-9-]+\.[a-z0-9]+\.mongodb(gov)?\.net/?")
+# The standard SRV string (public host names, reached through the NAT gateway); not the
+# private endpoint (-pl-<n>) or peering (-pri) strings, whose names resolve to private addresses.
+URI_PATTERN = re.compile(
+    r"mongodb\+srv://(?![a-z0-9-]*-(pri|pl-[0-9]+)\.)[a-z0-9-]+\.[a-z0-9]+\.mongodb(gov)?\.net/?"
+)
 URI_HINT = "the standard SRV string Atlas shows, e.g. mongodb+srv://cluster0.ab1cd.mongodb.net"
 {%- endif %}
 
