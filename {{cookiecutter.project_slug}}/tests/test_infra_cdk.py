@@ -617,6 +617,22 @@ def test_extensions_stack_activates_exactly_the_types_used(templates: dict[str, 
     assert trust["Principal"] == {"Service": "resources.cloudformation.amazonaws.com"}
 
 
+def test_extensions_stack_skips_types_the_account_already_activated() -> None:
+    settings = service_stack.Settings.from_context(
+        cdk_context(atlasTypesAlreadyActive="MongoDB::Atlas::DatabaseUser").get
+    )
+    assert settings.atlas_types_already_active == ("MongoDB::Atlas::DatabaseUser",)
+    stack = service_stack.AtlasExtensionsStack(
+        App(),
+        "extensions",
+        atlas_profile="default",
+        already_active=("MongoDB::Atlas::DatabaseUser",),
+    )
+    activations = Template.from_stack(stack).find_resources("AWS::CloudFormation::TypeActivation")
+    names = {a["Properties"]["TypeName"] for a in activations.values()}
+    assert names == ATLAS_TYPES - {"MongoDB::Atlas::DatabaseUser"}
+
+
 # --- context validation --------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("overrides", "message"),
@@ -631,6 +647,7 @@ def test_extensions_stack_activates_exactly_the_types_used(templates: dict[str, 
         ({"vpcCidr": "8.8.0.0/16"}, "private"),
         ({"logRetentionDays": 31}, "logRetentionDays"),
         ({"atlasProfile": "a b"}, "atlasProfile"),
+        ({"atlasTypesAlreadyActive": ["MongoDB::Atlas::Cluster"]}, "atlasTypesAlreadyActive"),
 {%- if network == "peering" %}
         ({"atlasCidrBlock": "10.0.8.0/21"}, "overlaps"),
         ({"atlasNetworkContainerId": "nope"}, "atlasNetworkContainerId"),

@@ -168,6 +168,8 @@ class Settings:
     atlas_profile: str = "default"
     vpc_cidr: str = "10.0.0.0/16"
     log_retention_days: int = 30
+    # MongoDB::Atlas types this account already activated: the extensions stack skips them.
+    atlas_types_already_active: tuple[str, ...] = ()
 {%- if network == "peering" %}
     atlas_cidr_block: str = "192.168.248.0/21"
     # Empty: the stack creates the Atlas network container for the region.
@@ -200,6 +202,11 @@ class Settings:
 {%- else %}
         _network("vpcCidr", self.vpc_cidr, 16, 20)
 {%- endif %}
+        unknown = sorted(set(self.atlas_types_already_active) - set(ATLAS_TYPES))
+        if unknown:
+            raise SettingsError(
+                f"atlasTypesAlreadyActive: {unknown} are not among {list(ATLAS_TYPES)}"
+            )
         if self.log_retention_days not in LOG_RETENTION_DAYS:
             allowed = ", ".join(str(days) for days in LOG_RETENTION_DAYS)
             raise SettingsError(
@@ -225,6 +232,9 @@ class Settings:
 
         defaults = cls.__dataclass_fields__
         retention = text("logRetentionDays", str(defaults["log_retention_days"].default))
+        active = lookup("atlasTypesAlreadyActive") or ()
+        if isinstance(active, str):  # -c atlasTypesAlreadyActive=A,B on the command line
+            active = [name.strip() for name in active.split(",") if name.strip()]
         if not retention.isdigit():
             raise SettingsError(f"logRetentionDays={retention!r}: must be a whole number of days")
         return cls(
@@ -234,6 +244,7 @@ class Settings:
             atlas_profile=text("atlasProfile", str(defaults["atlas_profile"].default)),
             vpc_cidr=text("vpcCidr", str(defaults["vpc_cidr"].default)),
             log_retention_days=int(retention),
+            atlas_types_already_active=tuple(str(name) for name in active),
 {%- if network == "peering" %}
             atlas_cidr_block=text("atlasCidrBlock", str(defaults["atlas_cidr_block"].default)),
             atlas_network_container_id=text("atlasNetworkContainerId", ""),
@@ -815,12 +826,18 @@ class ServiceStack(Stack):
 class AtlasExtensionsStack(Stack):
     """Activates the MongoDB::Atlas types the service uses, with the role they run as.
 
-    Deploy it once per account and region, before the service stack. Types that the account
-    already activated make this stack fail: leave them out (README.md).
+    Deploy it once per account and region, before the service stack. Activating a type the
+    account already activated fails: list those in ``already_active`` (README.md).
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, atlas_profile: str, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        atlas_profile: str,
+        already_active: tuple[str, ...] = (),
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         profile_secrets = self.format_arn(
@@ -882,7 +899,7 @@ class AtlasExtensionsStack(Stack):
             "ec2:DescribeVpcEndpoints supports no resource-level permissions.",
         )
 {%- endif %}
-        for type_name in ATLAS_TYPES:
+        for type_name in (t for t in ATLAS_TYPES if t not in already_active):
             cloudformation.CfnTypeActivation(
                 self,
                 "Activate" + type_name.rsplit("::", 1)[1],
@@ -915,6 +932,7 @@ def build(app: App, package_zip: Path = PACKAGE_ZIP) -> ServiceStack:
         app,
         EXTENSIONS_STACK_NAME,
         atlas_profile=settings.atlas_profile,
+        already_active=settings.atlas_types_already_active,
         env=env,
         description="MongoDB Atlas CloudFormation extensions and the role they run as",
     )
