@@ -51,7 +51,6 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
 # --- answers given to the project template -------------------------------------------------
-PROJECT_NAME = {{ cookiecutter.project_name | tojson }}
 STACK_NAME = "{{ cookiecutter.project_slug }}"
 AWS_REGION = "{{ cookiecutter.aws_region }}"
 DATABASE_NAME = {{ cookiecutter.database_name | tojson }}
@@ -501,7 +500,7 @@ class ServiceStack(Stack):
         self.function = lambda_.Function(
             self,
             "Function",
-            description=f"{PROJECT_NAME} API",
+            description=f"{STACK_NAME} API",
             # The zip `make package` builds: code and dependencies, without boto3/botocore.
             code=lambda_.Code.from_asset(str(package_zip)),
             handler=HANDLER,
@@ -692,7 +691,7 @@ class ServiceStack(Stack):
         self.api = apigw.HttpApi(
             self,
             "HttpApi",
-            description=f"{PROJECT_NAME} HTTP API",
+            description=f"{STACK_NAME} HTTP API",
             create_default_stage=False,
         )
         integration = integrations.HttpLambdaIntegration("Function", self.function)
@@ -925,7 +924,7 @@ def build(app: App, package_zip: Path = PACKAGE_ZIP) -> ServiceStack:
         settings=settings,
         package_zip=package_zip,
         env=env,
-        description=f"{PROJECT_NAME}: Lambda function behind an HTTP API on MongoDB Atlas "
+        description=f"{STACK_NAME}: Lambda function behind an HTTP API on MongoDB Atlas "
         "({{ network }}, {{ auth }} auth)",
     )
     AtlasExtensionsStack(
