@@ -8,9 +8,12 @@ run in it, on the Lambda runtime's Python.
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from toolchains import PROJECT_REQUIREMENTS, ensure_venv, find_python
+from toolchains import PROJECT_REQUIREMENTS, TOOLCHAINS, ensure_venv, find_python
 
 # Pins inside the ranges the generated pyproject.toml declares for the cdk variant.
 CDK_REQUIREMENTS = [
@@ -22,9 +25,21 @@ CDK_REQUIREMENTS = [
 ]
 
 
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (pytest-xdist workers share the machine)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def cdk_venv(python_version: str) -> Path:
     """bin/ of the CDK toolchain venv on Python ``python_version``."""
+    name = f"cdk-py{python_version}"
     requirements = [r for r in PROJECT_REQUIREMENTS if not r.startswith("boto3-stubs")]
-    return ensure_venv(
-        f"cdk-py{python_version}", find_python(python_version), requirements + CDK_REQUIREMENTS
-    )
+    with locked(TOOLCHAINS / f"{name}.lock"):
+        return ensure_venv(name, find_python(python_version), requirements + CDK_REQUIREMENTS)

@@ -24,10 +24,10 @@ from typing import Any
 
 import pytest
 import yaml
-from cdk_toolchain import cdk_venv
+from cdk_toolchain import cdk_venv, locked
 from cfnlint.api import ManualArgs, lint
 from combinations import SUPPORTED, combination, combination_id
-from conftest import Render
+from conftest import Render, render
 from toolchains import TOOLCHAINS
 
 TESTS = Path(__file__).resolve().parent
@@ -106,21 +106,12 @@ def fingerprint(project: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-# --- fixtures: render, synthesize, lint ----------------------------------------------------------
-@pytest.fixture(scope="session")
-def cdk_bin() -> Path:
-    """bin/ of the CDK toolchain venv (created once per machine)."""
-    versions = {combo.get("python_version", "3.13") for combo in ALL}
-    assert versions == {"3.13"}, versions
-    return cdk_venv("3.13")
-
-
-@pytest.fixture(scope="session")
-def projects(render_once: Render) -> dict[str, Path]:
+# --- the expensive part, done once per test session -----------------------------------------------
+def render_all(root: Path) -> dict[str, Path]:
     """Every combination rendered, with a stand-in dist/lambda.zip (make package's output)."""
     rendered = {}
-    for combo in ALL:
-        project = render_once(**combo)
+    for index, combo in enumerate(ALL):
+        project = render(root / f"render{index}", **combo)
         package = project / "dist" / "lambda.zip"
         package.parent.mkdir(exist_ok=True)
         with zipfile.ZipFile(package, "w") as archive:
@@ -129,12 +120,10 @@ def projects(render_once: Render) -> dict[str, Path]:
     return rendered
 
 
-@pytest.fixture(scope="session")
-def mutant(projects: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+def make_mutant(source: Path, root: Path) -> Path:
     """A copy of one project whose routes lose their cdk-nag acknowledgment."""
-    source = projects[combo_id(CDK_COMBOS[0])]
-    project = tmp_path_factory.mktemp("mutant") / source.name
-    shutil.copytree(source, project, ignore=shutil.ignore_patterns("cdk.out"))
+    project = root / "mutant" / source.name
+    shutil.copytree(source, project)
     stack = project / "infra" / "cdk" / "service_stack.py"
     text = stack.read_text()
     assert text.count('"AwsSolutions-APIG4"') == 1
@@ -142,12 +131,8 @@ def mutant(projects: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) 
     return project
 
 
-@pytest.fixture(scope="session")
-def synthesized(
-    projects: dict[str, Path],
-    mutant: Path,
-    cdk_bin: Path,
-    tmp_path_factory: pytest.TempPathFactory,
+def synthesize_all(
+    projects: dict[str, Path], mutant: Path, cdk_bin: Path, root: Path
 ) -> dict[str, dict[str, Any]]:
     """Synthesize every project (and the mutant) in two processes; name -> result."""
     jobs = [
@@ -155,25 +140,20 @@ def synthesized(
         for c in ALL
     ]
     jobs.append({"name": "mutant", "project": str(mutant), "context": context_for(CDK_COMBOS[0])})
-    scratch = tmp_path_factory.mktemp("synth")
     processes = []
     for index in range(2):
-        jobs_file = scratch / f"jobs{index}.json"
+        jobs_file = root / f"jobs{index}.json"
         jobs_file.write_text(json.dumps(jobs[index::2]))
-        results_file = scratch / f"results{index}.json"
+        results_file = root / f"results{index}.json"
         command = [str(cdk_bin / "python"), str(TESTS / "cdk_synth.py"), str(jobs_file)]
-        processes.append(
-            (
-                subprocess.Popen(
-                    [*command, str(results_file)],
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                    env={**os.environ, **JSII_ENV},
-                ),
-                results_file,
-            )
+        process = subprocess.Popen(
+            [*command, str(results_file)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **JSII_ENV},
         )
+        processes.append((process, results_file))
     results: dict[str, dict[str, Any]] = {}
     for process, results_file in processes:
         output, _ = process.communicate(timeout=900)
@@ -182,30 +162,21 @@ def synthesized(
     return results
 
 
-def load(result: dict[str, Any], stack: str) -> dict[str, Any]:
-    path = Path(result["outdir"]) / f"{stack}.template.json"
-    template: dict[str, Any] = json.loads(path.read_text())
-    return template
-
-
-@pytest.fixture(scope="session")
-def code_checks(
-    projects: dict[str, Path], cdk_bin: Path, synthesized: dict[str, dict[str, Any]]
-) -> dict[str, dict[str, subprocess.CompletedProcess[str]]]:
-    """mypy --strict and the project's own stack tests, once per distinct CDK code; two at once."""
-    del synthesized  # run after synthesis: both compete for the same two cores
+def check_code(projects: dict[str, Path], cdk_bin: Path) -> dict[str, dict[str, Any]]:
+    """mypy --strict and the project's own stack tests, once per distinct CDK code."""
     representatives: dict[str, Path] = {}
     for project in projects.values():
         representatives.setdefault(fingerprint(project), project)
     cache = TOOLCHAINS / "mypy-cache-cdk"
 
-    def check(project: Path) -> dict[str, subprocess.CompletedProcess[str]]:
+    def check(project: Path) -> dict[str, Any]:
         mypy = [str(cdk_bin / "mypy"), "--cache-dir", str(cache), *CDK_CODE]
-        pytest_run = [str(cdk_bin / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-        return {
-            "mypy": run(mypy, project),
-            "pytest": run([*pytest_run, "tests/test_infra_cdk.py"], project),
-        }
+        tests = [str(cdk_bin / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        outcome = {}
+        for name, command in (("mypy", mypy), ("pytest", [*tests, "tests/test_infra_cdk.py"])):
+            done = run(command, project)
+            outcome[name] = {"returncode": done.returncode, "output": done.stdout + done.stderr}
+        return outcome
 
     # The first run fills mypy's cache for the CDK libraries (a minute when cold); the others
     # reuse it, two at a time.
@@ -215,6 +186,66 @@ def code_checks(
         checked = pool.map(check, (representatives[key] for key in others))
         outcomes.update(zip(others, checked, strict=True))
     return outcomes
+
+
+@pytest.fixture(scope="session")
+def cdk_bin() -> Path:
+    """bin/ of the CDK toolchain venv (created once per machine)."""
+    versions = {combo.get("python_version", "3.13") for combo in ALL}
+    assert versions == {"3.13"}, versions
+    return cdk_venv("3.13")
+
+
+@pytest.fixture(scope="session")
+def suite(tmp_path_factory: pytest.TempPathFactory, cdk_bin: Path) -> dict[str, Any]:
+    """Render, synthesize and check every combination once per session.
+
+    Under pytest-xdist every worker asks for this; the first does the work in a directory
+    the workers share, under a lock, and the others read its results.
+    """
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the session's directory, shared by its workers
+    root = base / "cdk-suite"
+    with locked(base / "cdk-suite.lock"):
+        summary = root / "suite.json"
+        if not summary.exists():
+            root.mkdir(parents=True, exist_ok=True)
+            projects = render_all(root)
+            mutant = make_mutant(projects[combo_id(CDK_COMBOS[0])], root)
+            synthesized = synthesize_all(projects, mutant, cdk_bin, root)
+            checks = check_code(projects, cdk_bin)
+            result = {
+                "projects": {name: str(path) for name, path in projects.items()},
+                "synthesized": synthesized,
+                "checks": checks,
+            }
+            summary.write_text(json.dumps(result))
+        loaded: dict[str, Any] = json.loads(summary.read_text())
+    return loaded
+
+
+@pytest.fixture(scope="session")
+def projects(suite: dict[str, Any]) -> dict[str, Path]:
+    return {name: Path(path) for name, path in suite["projects"].items()}
+
+
+@pytest.fixture(scope="session")
+def synthesized(suite: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = suite["synthesized"]
+    return found
+
+
+@pytest.fixture(scope="session")
+def code_checks(suite: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = suite["checks"]
+    return found
+
+
+def load(result: dict[str, Any], stack: str) -> dict[str, Any]:
+    path = Path(result["outdir"]) / f"{stack}.template.json"
+    template: dict[str, Any] = json.loads(path.read_text())
+    return template
 
 
 def resources_of(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
@@ -575,21 +606,21 @@ def test_generated_cdk_code_is_ruff_clean(
 def test_generated_cdk_code_passes_mypy_strict(
     combo: dict[str, Any],
     projects: dict[str, Path],
-    code_checks: dict[str, dict[str, subprocess.CompletedProcess[str]]],
+    code_checks: dict[str, dict[str, Any]],
 ) -> None:
     result = code_checks[fingerprint(projects[combo_id(combo)])]["mypy"]
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Success: no issues found" in result.stdout
+    assert result["returncode"] == 0, result["output"]
+    assert "Success: no issues found" in result["output"]
 
 
 def test_generated_stack_tests_pass(
     combo: dict[str, Any],
     projects: dict[str, Path],
-    code_checks: dict[str, dict[str, subprocess.CompletedProcess[str]]],
+    code_checks: dict[str, dict[str, Any]],
 ) -> None:
     result = code_checks[fingerprint(projects[combo_id(combo)])]["pytest"]
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    summary = result.stdout.strip().splitlines()[-1]
+    assert result["returncode"] == 0, result["output"][-6000:]
+    summary = result["output"].strip().splitlines()[-1]
     assert re.search(r"\d+ passed", summary) and "failed" not in summary, summary
 
 
