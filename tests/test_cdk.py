@@ -1,0 +1,674 @@
+"""The CDK app of every cdk combination: synthesis with cdk-nag, wiring, cfn-lint, lint, types.
+
+Every supported cdk combination (plus one with hostile free text) is rendered and synthesized
+offline in the CDK toolchain venv (tests/cdk_toolchain.py), two processes for all of them
+(tests/cdk_synth.py). The synthesized CloudFormation is then checked here as parsed JSON,
+cfn-lint runs once over every template, and each distinct version of the generated CDK code
+passes ruff, ``mypy --strict`` and its own ``aws_cdk.assertions`` suite
+(tests/test_infra_cdk.py in the generated project).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import zipfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cdk_toolchain import cdk_venv, locked
+from cfnlint.api import ManualArgs, lint
+from combinations import SUPPORTED, combination, combination_id
+from conftest import Render, render
+from toolchains import TOOLCHAINS
+
+TESTS = Path(__file__).resolve().parent
+CDK_COMBOS = [c for c in SUPPORTED if c["iac_tool"] == "cdk"]
+HOSTILE = combination(
+    "password",
+    "nat",
+    "cdk",
+    "replica_set",
+    project_name='{% raw %}Ünïcode "q" {{ not jinja }} $(id) ;`x` \\{% endraw %}',
+    database_name="données-ü&'x",
+    aws_region="eu-west-1",
+)
+ALL = [*CDK_COMBOS, HOSTILE]
+PROJECT_ID = "0123456789abcdef01234567"
+URIS = {
+    "private_endpoint": "mongodb+srv://cluster0-pl-0.ab1cd.mongodb.net",
+    "peering": "mongodb+srv://cluster0-pri.ab1cd.mongodb.net",
+    "nat": "mongodb+srv://cluster0.ab1cd.mongodb.net",
+}
+ATLAS_TYPES = {
+    "private_endpoint": {
+        "MongoDB::Atlas::DatabaseUser",
+        "MongoDB::Atlas::PrivateEndpointService",
+        "MongoDB::Atlas::PrivateEndpointAWS",
+    },
+    "peering": {
+        "MongoDB::Atlas::DatabaseUser",
+        "MongoDB::Atlas::ProjectIpAccessList",
+        "MongoDB::Atlas::NetworkContainer",
+        "MongoDB::Atlas::NetworkPeering",
+    },
+    "nat": {"MongoDB::Atlas::DatabaseUser", "MongoDB::Atlas::ProjectIpAccessList"},
+}
+EXTENSIONS_STACK = "mongodb-atlas-extensions"
+# The generated code that differs between combinations: checked once per distinct version.
+CDK_CODE = ("infra/cdk", "tests/test_infra_cdk.py")
+# cfn-lint findings the CDK itself causes: W3005 = a DependsOn that a GetAtt already implies
+# (the Function construct depends on its role explicitly).
+CFN_LINT_ALLOWED = {"W3005"}
+JSII_ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+
+
+def combo_id(combo: dict[str, Any]) -> str:
+    return combination_id(combo) + ("-hostile" if combo is HOSTILE else "")
+
+
+def context_for(combo: dict[str, Any]) -> dict[str, str]:
+    return {
+        "atlasProjectId": PROJECT_ID,
+        "atlasClusterName": "Cluster0",
+        "mongodbUri": URIS[combo["network_mode"]],
+    }
+
+
+def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        args,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+        env={**os.environ, **JSII_ENV, **env},
+        timeout=900,
+    )
+
+
+def fingerprint(project: Path) -> str:
+    digest = hashlib.sha256()
+    for entry in CDK_CODE:
+        root = project / entry
+        for path in sorted([root] if root.is_file() else root.rglob("*.py")):
+            digest.update(path.relative_to(project).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+# --- the expensive part, done once per test session -----------------------------------------------
+def render_all(root: Path) -> dict[str, Path]:
+    """Every combination rendered, with a stand-in dist/lambda.zip (make package's output)."""
+    rendered = {}
+    for index, combo in enumerate(ALL):
+        project = render(root / f"render{index}", **combo)
+        package = project / "dist" / "lambda.zip"
+        package.parent.mkdir(exist_ok=True)
+        with zipfile.ZipFile(package, "w") as archive:
+            archive.writestr("placeholder.py", "")
+        rendered[combo_id(combo)] = project
+    return rendered
+
+
+def make_mutant(source: Path, root: Path) -> Path:
+    """A copy of one project whose routes lose their cdk-nag acknowledgment."""
+    project = root / "mutant" / source.name
+    shutil.copytree(source, project)
+    stack = project / "infra" / "cdk" / "service_stack.py"
+    text = stack.read_text()
+    assert text.count('"AwsSolutions-APIG4"') == 1
+    stack.write_text(text.replace('"AwsSolutions-APIG4"', '"AwsSolutions-NOTHING"'))
+    return project
+
+
+def synthesize_all(
+    projects: dict[str, Path], mutant: Path, cdk_bin: Path, root: Path
+) -> dict[str, dict[str, Any]]:
+    """Synthesize every project (and the mutant) in two processes; name -> result."""
+    jobs = [
+        {"name": combo_id(c), "project": str(projects[combo_id(c)]), "context": context_for(c)}
+        for c in ALL
+    ]
+    jobs.append({"name": "mutant", "project": str(mutant), "context": context_for(CDK_COMBOS[0])})
+    processes = []
+    for index in range(2):
+        jobs_file = root / f"jobs{index}.json"
+        jobs_file.write_text(json.dumps(jobs[index::2]))
+        results_file = root / f"results{index}.json"
+        command = [str(cdk_bin / "python"), str(TESTS / "cdk_synth.py"), str(jobs_file)]
+        process = subprocess.Popen(
+            [*command, str(results_file)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **JSII_ENV},
+        )
+        processes.append((process, results_file))
+    results: dict[str, dict[str, Any]] = {}
+    for process, results_file in processes:
+        output, _ = process.communicate(timeout=900)
+        assert process.returncode == 0, output[-4000:]
+        results.update(json.loads(results_file.read_text()))
+    return results
+
+
+def check_code(projects: dict[str, Path], cdk_bin: Path) -> dict[str, dict[str, Any]]:
+    """mypy --strict and the project's own stack tests, once per distinct CDK code."""
+    representatives: dict[str, Path] = {}
+    for project in projects.values():
+        representatives.setdefault(fingerprint(project), project)
+    cache = TOOLCHAINS / "mypy-cache-cdk"
+
+    def check(project: Path) -> dict[str, Any]:
+        mypy = [str(cdk_bin / "mypy"), "--cache-dir", str(cache), *CDK_CODE]
+        tests = [str(cdk_bin / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        outcome = {}
+        for name, command in (("mypy", mypy), ("pytest", [*tests, "tests/test_infra_cdk.py"])):
+            done = run(command, project)
+            outcome[name] = {"returncode": done.returncode, "output": done.stdout + done.stderr}
+        return outcome
+
+    # The first run fills mypy's cache for the CDK libraries (a minute when cold); the others
+    # reuse it, two at a time.
+    first, *others = representatives
+    outcomes = {first: check(representatives[first])}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        checked = pool.map(check, (representatives[key] for key in others))
+        outcomes.update(zip(others, checked, strict=True))
+    return outcomes
+
+
+@pytest.fixture(scope="session")
+def cdk_bin() -> Path:
+    """bin/ of the CDK toolchain venv (created once per machine)."""
+    versions = {combo.get("python_version", "3.13") for combo in ALL}
+    assert versions == {"3.13"}, versions
+    return cdk_venv("3.13")
+
+
+@pytest.fixture(scope="session")
+def suite(tmp_path_factory: pytest.TempPathFactory, cdk_bin: Path) -> dict[str, Any]:
+    """Render, synthesize and check every combination once per session.
+
+    Under pytest-xdist every worker asks for this; the first does the work in a directory
+    the workers share, under a lock, and the others read its results.
+    """
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the session's directory, shared by its workers
+    root = base / "cdk-suite"
+    with locked(base / "cdk-suite.lock"):
+        summary = root / "suite.json"
+        if not summary.exists():
+            root.mkdir(parents=True, exist_ok=True)
+            projects = render_all(root)
+            mutant = make_mutant(projects[combo_id(CDK_COMBOS[0])], root)
+            synthesized = synthesize_all(projects, mutant, cdk_bin, root)
+            checks = check_code(projects, cdk_bin)
+            result = {
+                "projects": {name: str(path) for name, path in projects.items()},
+                "synthesized": synthesized,
+                "checks": checks,
+            }
+            summary.write_text(json.dumps(result))
+        loaded: dict[str, Any] = json.loads(summary.read_text())
+    return loaded
+
+
+@pytest.fixture(scope="session")
+def projects(suite: dict[str, Any]) -> dict[str, Path]:
+    return {name: Path(path) for name, path in suite["projects"].items()}
+
+
+@pytest.fixture(scope="session")
+def synthesized(suite: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = suite["synthesized"]
+    return found
+
+
+@pytest.fixture(scope="session")
+def code_checks(suite: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = suite["checks"]
+    return found
+
+
+def load(result: dict[str, Any], stack: str) -> dict[str, Any]:
+    path = Path(result["outdir"]) / f"{stack}.template.json"
+    template: dict[str, Any] = json.loads(path.read_text())
+    return template
+
+
+def resources_of(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
+
+
+def the_one(template: dict[str, Any], resource_type: str) -> tuple[str, dict[str, Any]]:
+    found = resources_of(template, resource_type)
+    assert len(found) == 1, f"{resource_type}: {sorted(found)}"
+    return next(iter(found.items()))
+
+
+def main_function(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    functions = {
+        k: v
+        for k, v in resources_of(template, "AWS::Lambda::Function").items()
+        if v["Properties"]["Handler"].endswith(".handler.handler")
+    }
+    assert len(functions) == 1, sorted(functions)
+    return next(iter(functions.items()))
+
+
+def walk(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    yield path, node
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from walk(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from walk(value, (*path, index))
+
+
+@pytest.fixture(params=ALL, ids=combo_id)
+def combo(request: pytest.FixtureRequest) -> dict[str, Any]:
+    answers: dict[str, Any] = request.param
+    return answers
+
+
+@pytest.fixture
+def service(
+    combo: dict[str, Any], synthesized: dict[str, dict[str, Any]], projects: dict[str, Path]
+) -> dict[str, Any]:
+    result = synthesized[combo_id(combo)]
+    assert result["ok"], result["error"]
+    return load(result, projects[combo_id(combo)].name)
+
+
+# --- synthesis and cdk-nag -----------------------------------------------------------------------
+def test_every_combination_synthesizes_with_cdk_nag_clean(
+    combo: dict[str, Any], synthesized: dict[str, dict[str, Any]], projects: dict[str, Path]
+) -> None:
+    result = synthesized[combo_id(combo)]
+    assert result["ok"], result["error"]
+    outdir = Path(result["outdir"])
+    report = json.loads((outdir / "validation-report.json").read_text())
+    assert report["pluginReports"] == [] or all(
+        plugin["conclusion"] == "success" for plugin in report["pluginReports"]
+    ), report
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    artifacts = manifest["artifacts"].items()
+    stacks = {k for k, v in artifacts if v["type"] == "aws:cloudformation:stack"}
+    assert stacks == {projects[combo_id(combo)].name, EXTENSIONS_STACK}
+
+
+def test_an_unacknowledged_nag_finding_fails_synthesis(
+    synthesized: dict[str, dict[str, Any]],
+) -> None:
+    result = synthesized["mutant"]
+    assert not result["ok"]
+    assert "AwsSolutions-APIG4" in result["error"]
+
+
+def test_every_acknowledgment_has_a_reason(combo: dict[str, Any], service: dict[str, Any]) -> None:
+    acknowledged = [
+        rule
+        for body in service["Resources"].values()
+        for rule in body.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
+        if rule["id"].startswith("AwsSolutions-")
+    ]
+    assert {rule["id"].split("[")[0] for rule in acknowledged} >= {
+        "AwsSolutions-APIG4",
+        "AwsSolutions-IAM5",
+        "AwsSolutions-L1",
+    }
+    assert ("AwsSolutions-SMG4" in {rule["id"] for rule in acknowledged}) == (
+        combo["auth_mode"] == "password"
+    )
+    for rule in acknowledged:
+        assert len(rule["reason"]) >= 40, rule
+
+
+# --- the function and its API --------------------------------------------------------------------
+def test_function_matches_the_answers(combo: dict[str, Any], service: dict[str, Any]) -> None:
+    _, function = main_function(service)
+    props = function["Properties"]
+    assert props["Runtime"] == f"python{combo.get('python_version', '3.13')}"
+    assert props["Architectures"] == [combo.get("architecture", "arm64")]
+    assert props["MemorySize"] == int(combo.get("lambda_memory_mb", 1024))
+    assert props["Timeout"] == int(combo.get("lambda_timeout_s", 15))
+    assert props["ReservedConcurrentExecutions"] == int(combo.get("reserved_concurrency", 50))
+    assert props["Code"]["S3Key"].endswith(".zip")
+    variables = props["Environment"]["Variables"]
+    expected = {"MONGODB_URI", "MONGODB_DATABASE", "AWS_STS_REGIONAL_ENDPOINTS"}
+    if combo["auth_mode"] == "password":
+        secret, _ = the_one(service, "AWS::SecretsManager::Secret")
+        assert variables["MONGODB_SECRET_ARN"] == {"Ref": secret}
+        expected.add("MONGODB_SECRET_ARN")
+    assert set(variables) == expected
+    assert variables["MONGODB_URI"] == URIS[combo["network_mode"]]
+    assert variables["MONGODB_DATABASE"] == combo.get("database_name", "app")
+    assert variables["AWS_STS_REGIONAL_ENDPOINTS"] == "regional"
+    subnets = {s["Ref"] for s in props["VpcConfig"]["SubnetIds"]}
+    assert len(subnets) == 2
+    assert all("PrivateSubnet" in s for s in subnets)
+    (group,) = props["VpcConfig"]["SecurityGroupIds"]
+    assert group["Fn::GetAtt"][0].startswith("FunctionSecurityGroup")
+
+
+def test_http_api_routes_to_the_function(combo: dict[str, Any], service: dict[str, Any]) -> None:
+    name, _ = main_function(service)
+    routes = resources_of(service, "AWS::ApiGatewayV2::Route").values()
+    assert {r["Properties"]["RouteKey"] for r in routes} == {
+        "GET /health",
+        "POST /items",
+        "GET /items/{id}",
+    }
+    _, integration = the_one(service, "AWS::ApiGatewayV2::Integration")
+    assert integration["Properties"]["IntegrationUri"] == {"Fn::GetAtt": [name, "Arn"]}
+    _, stage = the_one(service, "AWS::ApiGatewayV2::Stage")
+    assert "DestinationArn" in stage["Properties"]["AccessLogSettings"]
+
+
+def test_database_user_per_auth_mode(combo: dict[str, Any], service: dict[str, Any]) -> None:
+    _, user = the_one(service, "MongoDB::Atlas::DatabaseUser")
+    props = user["Properties"]
+    assert props["Roles"] == [
+        {"RoleName": "readWrite", "DatabaseName": combo.get("database_name", "app")}
+    ]
+    assert "atlasAdmin" not in json.dumps(service)
+    if combo["auth_mode"] == "iam":
+        _, function = main_function(service)
+        assert props["Username"] == function["Properties"]["Role"]
+        assert (props["AWSIAMType"], props["DatabaseName"]) == ("ROLE", "$external")
+        assert "Password" not in props
+        assert not resources_of(service, "AWS::SecretsManager::Secret")
+    else:
+        secret, _ = the_one(service, "AWS::SecretsManager::Secret")
+        assert props["DatabaseName"] == "admin"
+        assert "AWSIAMType" not in props
+        assert props["Password"] == {
+            "Fn::Join": [
+                "",
+                ["{{resolve:secretsmanager:", {"Ref": secret}, ":SecretString:password::}}"],
+            ]
+        }
+
+
+def test_secret_read_is_the_only_extra_grant(
+    combo: dict[str, Any], service: dict[str, Any]
+) -> None:
+    _, function = main_function(service)
+    role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = [
+        statement
+        for policy in resources_of(service, "AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert "ManagedPolicyArns" not in service["Resources"][role]["Properties"]
+    if combo["auth_mode"] == "password":
+        secret, _ = the_one(service, "AWS::SecretsManager::Secret")
+        assert statements == [
+            {
+                "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+                "Effect": "Allow",
+                "Resource": {"Ref": secret},
+            }
+        ]
+    else:
+        assert statements == []
+        assert "secretsmanager" not in json.dumps(service["Resources"][role])
+
+
+# --- the network mode ----------------------------------------------------------------------------
+REQUIRED = {
+    "private_endpoint": {
+        "MongoDB::Atlas::PrivateEndpointService",
+        "MongoDB::Atlas::PrivateEndpointAWS",
+        "AWS::EC2::VPCEndpoint",
+    },
+    "peering": {
+        "MongoDB::Atlas::NetworkContainer",
+        "MongoDB::Atlas::NetworkPeering",
+        "Custom::AtlasPeeringAccepter",
+        "MongoDB::Atlas::ProjectIpAccessList",
+    },
+    "nat": {
+        "AWS::EC2::InternetGateway",
+        "AWS::EC2::NatGateway",
+        "AWS::EC2::EIP",
+        "MongoDB::Atlas::ProjectIpAccessList",
+    },
+}
+FORBIDDEN = {
+    "private_endpoint": REQUIRED["nat"] | REQUIRED["peering"],
+    "peering": REQUIRED["nat"] - {"MongoDB::Atlas::ProjectIpAccessList"}
+    | {"MongoDB::Atlas::PrivateEndpointService", "MongoDB::Atlas::PrivateEndpointAWS"},
+    "nat": REQUIRED["peering"] - {"MongoDB::Atlas::ProjectIpAccessList"}
+    | {"MongoDB::Atlas::PrivateEndpointService", "MongoDB::Atlas::PrivateEndpointAWS"},
+}
+
+
+def test_network_mode_has_its_resources_and_no_others(
+    combo: dict[str, Any], service: dict[str, Any]
+) -> None:
+    types = {body["Type"] for body in service["Resources"].values()}
+    network = combo["network_mode"]
+    assert REQUIRED[network] <= types, REQUIRED[network] - types
+    assert not FORBIDDEN[network] & types, FORBIDDEN[network] & types
+    atlas = {t for t in types if t.startswith("MongoDB::Atlas::")}
+    assert atlas == ATLAS_TYPES[network]
+    _, vpc = the_one(service, "AWS::EC2::VPC")
+    assert vpc["Properties"]["EnableDnsHostnames"] is True
+
+
+def test_network_wiring(combo: dict[str, Any], service: dict[str, Any]) -> None:
+    network = combo["network_mode"]
+    if network == "private_endpoint":
+        service_id, _ = the_one(service, "MongoDB::Atlas::PrivateEndpointService")
+        endpoint = next(
+            k
+            for k, v in resources_of(service, "AWS::EC2::VPCEndpoint").items()
+            if v["Properties"]["ServiceName"] == {"Fn::GetAtt": [service_id, "EndpointServiceName"]}
+        )
+        _, registration = the_one(service, "MongoDB::Atlas::PrivateEndpointAWS")
+        assert registration["Properties"]["Id"] == {"Ref": endpoint}
+        assert registration["Properties"]["EndpointServiceId"] == {"Fn::GetAtt": [service_id, "Id"]}
+    elif network == "peering":
+        container, _ = the_one(service, "MongoDB::Atlas::NetworkContainer")
+        peering, body = the_one(service, "MongoDB::Atlas::NetworkPeering")
+        vpc, _ = the_one(service, "AWS::EC2::VPC")
+        assert body["Properties"]["ContainerId"] == {"Fn::GetAtt": [container, "Id"]}
+        assert body["Properties"]["VpcId"] == {"Ref": vpc}
+        accepter, custom = the_one(service, "Custom::AtlasPeeringAccepter")
+        assert custom["Properties"]["AtlasPeeringId"] == {"Fn::GetAtt": [peering, "Id"]}
+        routes = [
+            r
+            for r in resources_of(service, "AWS::EC2::Route").values()
+            if "VpcPeeringConnectionId" in r["Properties"]
+        ]
+        assert len(routes) == 2
+        for route in routes:
+            assert route["Properties"]["DestinationCidrBlock"] == "192.168.248.0/21"
+            assert route["Properties"]["VpcPeeringConnectionId"] == {
+                "Fn::GetAtt": [accepter, "VpcPeeringConnectionId"]
+            }
+        _, access = the_one(service, "MongoDB::Atlas::ProjectIpAccessList")
+        assert [e["CIDRBlock"] for e in access["Properties"]["AccessList"]] == ["10.0.0.0/16"]
+    else:
+        eip, _ = the_one(service, "AWS::EC2::EIP")
+        nat, gateway = the_one(service, "AWS::EC2::NatGateway")
+        assert gateway["Properties"]["AllocationId"] == {"Fn::GetAtt": [eip, "AllocationId"]}
+        through_nat = [
+            r
+            for r in resources_of(service, "AWS::EC2::Route").values()
+            if r["Properties"].get("NatGatewayId") == {"Ref": nat}
+        ]
+        assert len(through_nat) == 2
+        _, access = the_one(service, "MongoDB::Atlas::ProjectIpAccessList")
+        assert access["Properties"]["AccessList"] == [
+            {
+                "CIDRBlock": {"Fn::Join": ["", [{"Fn::GetAtt": [eip, "PublicIp"]}, "/32"]]},
+                "Comment": access["Properties"]["AccessList"][0]["Comment"],
+            }
+        ]
+
+
+def test_no_open_cidr_beyond_what_a_nat_gateway_needs(
+    combo: dict[str, Any], service: dict[str, Any]
+) -> None:
+    """0.0.0.0/0 appears only in NAT-mode default routes and the function's MongoDB egress."""
+    for path, value in walk(service):
+        if value not in ("0.0.0.0/0", "::/0"):
+            continue
+        resource = service["Resources"][path[1]]
+        assert combo["network_mode"] == "nat", path
+        if resource["Type"] == "AWS::EC2::Route":
+            assert path[2:] == ("Properties", "DestinationCidrBlock"), path
+        else:
+            assert resource["Type"] == "AWS::EC2::SecurityGroup", path
+            assert path[1].startswith("FunctionSecurityGroup"), path
+            rule = resource["Properties"]["SecurityGroupEgress"][path[4]]
+            assert (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) == ("tcp", 27015, 27017)
+    for group in resources_of(service, "AWS::EC2::SecurityGroup").values():
+        assert all(
+            rule.get("CidrIp") != "0.0.0.0/0"
+            for rule in group["Properties"].get("SecurityGroupIngress", [])
+        )
+
+
+def test_every_security_group_drops_the_default_allow_all_egress(service: dict[str, Any]) -> None:
+    separate = {
+        rule["Properties"]["GroupId"]["Fn::GetAtt"][0]
+        for rule in resources_of(service, "AWS::EC2::SecurityGroupEgress").values()
+    }
+    for name, group in resources_of(service, "AWS::EC2::SecurityGroup").items():
+        inline = group["Properties"].get("SecurityGroupEgress", [])
+        assert inline or name in separate, name
+        assert all(rule["IpProtocol"] != "-1" for rule in inline), name
+
+
+def test_atlas_resources_and_extensions_agree(
+    combo: dict[str, Any],
+    service: dict[str, Any],
+    synthesized: dict[str, dict[str, Any]],
+) -> None:
+    extensions = load(synthesized[combo_id(combo)], EXTENSIONS_STACK)
+    activated = {
+        a["Properties"]["TypeName"]
+        for a in resources_of(extensions, "AWS::CloudFormation::TypeActivation").values()
+    }
+    assert activated == ATLAS_TYPES[combo["network_mode"]]
+    for name, body in service["Resources"].items():
+        is_atlas = body["Type"].startswith("MongoDB::Atlas::")
+        if is_atlas:
+            assert body["Properties"]["ProjectId"] == PROJECT_ID, name
+            assert body["Properties"]["Profile"] == "default", name
+        # cfn-lint's unknown-type check is switched off for Atlas types and nothing else.
+        assert ("cfn-lint" in body.get("Metadata", {})) == is_atlas, name
+        if is_atlas:
+            assert body["Metadata"]["cfn-lint"] == {"config": {"ignore_checks": ["E3006"]}}
+
+
+def test_cfn_lint_passes(
+    combo: dict[str, Any], synthesized: dict[str, dict[str, Any]], projects: dict[str, Path]
+) -> None:
+    result = synthesized[combo_id(combo)]
+    assert result["ok"], result["error"]
+    config = ManualArgs(regions=[combo.get("aws_region", "us-east-1")])
+    for stack in (projects[combo_id(combo)].name, EXTENSIONS_STACK):
+        text = (Path(result["outdir"]) / f"{stack}.template.json").read_text()
+        findings = [str(m) for m in lint(text, config=config) if m.rule.id not in CFN_LINT_ALLOWED]
+        assert findings == [], (stack, findings)
+
+
+# --- the generated code --------------------------------------------------------------------------
+def test_generated_cdk_code_is_ruff_clean(
+    combo: dict[str, Any], projects: dict[str, Path], cdk_bin: Path
+) -> None:
+    project = projects[combo_id(combo)]
+    ruff = str(cdk_bin / "ruff")
+    check = run([ruff, "check", "--no-cache", *CDK_CODE], project)
+    assert check.returncode == 0, check.stdout + check.stderr
+    fmt = run([ruff, "format", "--check", "--no-cache", *CDK_CODE], project)
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_generated_cdk_code_passes_mypy_strict(
+    combo: dict[str, Any],
+    projects: dict[str, Path],
+    code_checks: dict[str, dict[str, Any]],
+) -> None:
+    result = code_checks[fingerprint(projects[combo_id(combo)])]["mypy"]
+    assert result["returncode"] == 0, result["output"]
+    assert "Success: no issues found" in result["output"]
+
+
+def test_generated_stack_tests_pass(
+    combo: dict[str, Any],
+    projects: dict[str, Path],
+    code_checks: dict[str, dict[str, Any]],
+) -> None:
+    result = code_checks[fingerprint(projects[combo_id(combo)])]["pytest"]
+    assert result["returncode"] == 0, result["output"][-6000:]
+    summary = result["output"].strip().splitlines()[-1]
+    assert re.search(r"\d+ passed", summary) and "failed" not in summary, summary
+
+
+# --- the project files around the app -----------------------------------------------------------
+def test_cli_pin_and_app_command(combo: dict[str, Any], projects: dict[str, Path]) -> None:
+    infra = projects[combo_id(combo)] / "infra" / "cdk"
+    cdk_json = json.loads((infra / "cdk.json").read_text())
+    assert cdk_json["app"] == "python3 app.py"
+    for key in ("atlasProjectId", "atlasClusterName", "mongodbUri"):
+        assert cdk_json["context"][key] == "", key  # the user fills these in
+    version = json.loads((infra / "package.json").read_text())["devDependencies"]["aws-cdk"]
+    major, minor, _ = (int(part) for part in version.split("."))
+    assert major == 2 and minor >= 1148, version  # 3.x cannot read aws-cdk-lib 2.x output
+    lock = json.loads((infra / "package-lock.json").read_text())
+    assert lock["packages"]["node_modules/aws-cdk"]["version"] == version
+    assert lock["packages"]["node_modules/aws-cdk"]["integrity"].startswith("sha512-")
+    readme = (infra / "README.md").read_text()
+    steps = ("cdk bootstrap", "cdk deploy mongodb-atlas-extensions", "cdk destroy", "mongodbUri")
+    for step in steps:
+        assert step in readme, step
+
+
+def test_workflow_synthesizes_with_pinned_actions(
+    combo: dict[str, Any], projects: dict[str, Path]
+) -> None:
+    project = projects[combo_id(combo)]
+    text = (project / ".github" / "workflows" / "infra-cdk.yml").read_text()
+    workflow = yaml.safe_load(text)
+    assert workflow["permissions"] == {"contents": "read"}
+    (job,) = workflow["jobs"].values()
+    uses = [step["uses"] for step in job["steps"] if "uses" in step]
+    assert uses and all(re.fullmatch(r"[\w./-]+@[0-9a-f]{40}", u) for u in uses), uses
+    for line in text.splitlines():
+        if "uses:" in line:
+            assert re.search(r"@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), line
+    checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["persist-credentials"] is False
+    runs = "\n".join(step.get("run", "") for step in job["steps"])
+    assert "npm ci" in runs and "npx cdk synth" in runs and "make package" in runs
+    assert URIS[combo["network_mode"]] in runs
+
+
+def test_other_tools_ship_no_cdk(render_once: Render) -> None:
+    for tool in ("terraform", "sam"):
+        project = render_once(iac_tool=tool)
+        assert not (project / "infra" / "cdk").exists()
+        assert not (project / ".github" / "workflows" / "infra-cdk.yml").exists()
+        leftover = project / "tests" / "test_infra_cdk.py"
+        # The post-generation hook removes it; until then it renders empty.
+        assert not leftover.exists() or leftover.read_text() == ""
+        assert "aws-cdk-lib" not in (project / "pyproject.toml").read_text()
