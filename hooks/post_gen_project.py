@@ -22,6 +22,7 @@ def iac_paths(project: Path, tool: str) -> list[Path]:
     return [
         project / "infra" / tool,
         project / ".github" / "workflows" / f"infra-{tool}.yml",
+        project / "tests" / f"test_infra_{tool}.py",
     ]
 
 
@@ -51,7 +52,10 @@ DEPLOY_STEPS = {
     ],
     "cdk": [
         "make package",
-        "cd infra/cdk && npx cdk deploy",
+        "cd infra/cdk && npm ci  # the pinned aws-cdk CLI (needs Node.js 20+)",
+        "fill atlasProjectId, atlasClusterName and mongodbUri in infra/cdk/cdk.json",
+        "npx cdk bootstrap && npx cdk deploy mongodb-atlas-extensions  # once per account/region",
+        "npx cdk deploy PROJECT_SLUG",
     ],
 }
 
@@ -62,7 +66,7 @@ def next_steps(answers: Answers) -> str:
         f"cd {slug}",
         "make test      # offline tests over a real TCP socket",
         "make invoke    # run the handler on events/*.json against an embedded stand-in server",
-        *DEPLOY_STEPS[answers["iac_tool"]],
+        *(step.replace("PROJECT_SLUG", slug) for step in DEPLOY_STEPS[answers["iac_tool"]]),
     ]
     return "\n".join(
         [

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from toolchains import PROJECT_REQUIREMENTS, TOOLCHAINS, ensure_venv, find_python
+from toolchains import PROJECT_REQUIREMENTS, ensure_venv, find_python
 
 # Pins inside the ranges the generated pyproject.toml declares for the cdk variant.
 CDK_REQUIREMENTS = [
@@ -41,5 +41,5 @@ def cdk_venv(python_version: str) -> Path:
     """bin/ of the CDK toolchain venv on Python ``python_version``."""
     name = f"cdk-py{python_version}"
     requirements = [r for r in PROJECT_REQUIREMENTS if not r.startswith("boto3-stubs")]
-    with locked(TOOLCHAINS / f"{name}.lock"):
-        return ensure_venv(name, find_python(python_version), requirements + CDK_REQUIREMENTS)
+    # ensure_venv serializes builders across pytest-xdist workers.
+    return ensure_venv(name, find_python(python_version), requirements + CDK_REQUIREMENTS)

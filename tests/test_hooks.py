@@ -116,11 +116,16 @@ def test_post_gen_removes_the_other_tools(tmp_path: Path) -> None:
     remaining = sorted(
         p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()
     )
-    assert remaining == [".github/workflows/infra-sam.yml", "infra/sam/main.tf"]
+    assert remaining == [
+        ".github/workflows/infra-sam.yml",
+        "infra/sam/main.tf",
+        "tests/test_infra_sam.py",
+    ]
 
 
 @pytest.mark.parametrize("tool", ["terraform", "sam", "cdk"])
 def test_next_steps_name_the_tool(tool: str) -> None:
     text = post_gen.next_steps(answers(iac_tool=tool))
     assert "make test" in text and "make invoke" in text
-    assert {"terraform": "terraform apply", "sam": "sam deploy", "cdk": "cdk deploy"}[tool] in text
+    deploy = {"terraform": "terraform apply", "sam": "sam deploy", "cdk": "cdk deploy PROJECT_SLUG"}
+    assert deploy[tool].replace("PROJECT_SLUG", "atlas-lambda-service") in text
