@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 import yaml
+from cdk_toolchain import cdk_venv
 from combinations import AUTH_MODES, IAC_TOOLS, SUPPORTED, combination
 from conftest import TEMPLATE, Render
 from toolchains import (
@@ -314,7 +315,9 @@ def test_pre_commit_config_is_valid_with_the_tools_hooks(
 @pytest.mark.parametrize("iac_tool", IAC_TOOLS)
 def test_python_hooks_are_clean_on_a_fresh_render(render_once: Render, iac_tool: str) -> None:
     project = render_once(iac_tool=iac_tool)
-    bin_dir = project_venv(python_of(project))
+    # A CDK project's mypy files include infra/cdk, which imports the CDK libraries.
+    venv = cdk_venv if iac_tool == "cdk" else project_venv
+    bin_dir = venv(python_of(project))
     ruff = str(bin_dir / "ruff")
     assert run([ruff, "--version"], project).stdout.split()[1] == pinned_versions()["ruff"]
     for args in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from combinations import IAC_TOOLS, SUPPORTED, UNSUPPORTED, combination_id, unsupported_id
 from conftest import TEMPLATE
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 CHOICE_OPTIONS = {
@@ -34,9 +34,10 @@ def check_project_files(project: Path, answers: tuple[str, ...] = ()) -> None:
     Python, JSON and TOML file parses."""
     for path in rendered_files(project):
         text = path.read_text(encoding="utf-8")
+        without_answers = text
         for answer in answers:
-            text = text.replace(answer, "")
-        match = LEFTOVER.search(text)
+            without_answers = without_answers.replace(answer, "")
+        match = LEFTOVER.search(without_answers)
         assert match is None, (
             f"{path.relative_to(project)}: template syntax left: {match.group(0)!r}"
         )
@@ -144,6 +145,7 @@ def test_hostile_project_names_render_valid_projects_or_are_refused(
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+@example(name="svc", database="0", region="us-east-1")  # "0" is inside "\\x00" in web.py
 @given(
     name=st.text(min_size=1, max_size=40),
     database=st.text(min_size=0, max_size=20),

@@ -640,6 +640,7 @@ def test_extensions_stack_skips_types_the_account_already_activated() -> None:
         ({"atlasProjectId": ""}, "atlasProjectId is not set"),
         ({"atlasProjectId": "xyz"}, "atlasProjectId"),
         ({"atlasClusterName": "bad name"}, "atlasClusterName"),
+        # pragma: allowlist nextline secret
         ({"mongodbUri": "mongodb+srv://user:s3cret@cluster0.ab1cd.mongodb.net"}, "credentials"),
         ({"mongodbUri": URI + "/?authSource=admin"}, "options"),
         ({"mongodbUri": "mongodb://cluster0.ab1cd.mongodb.net:27017"}, "mongodbUri"),
