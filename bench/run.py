@@ -277,7 +277,8 @@ def table(results: dict[str, Any]) -> list[str]:
         rows.append(
             (f"warm invocation p50 ({calls} calls)", auth, ms(p["p50_ms"]),
              f"bare `ping`: {ms(f['p50_ms'])}; naive: {ms(n['p50_ms'])}",
-             f"{ratio(p['p50_ms'], f['p50_ms'])}; naive {ratio(n['p50_ms'], f['p50_ms'])}",
+             f"{ratio(p['p50_ms'], f['p50_ms'])} ({(p['p50_ms'] - f['p50_ms']) * 1000:+.0f} µs); "
+             f"naive {ratio(n['p50_ms'], f['p50_ms'])}",
              f"<= {TARGETS['warm']:.2f}x: {verdict(p['p50_ms'] / f['p50_ms'], TARGETS['warm'])}")
         )  # fmt: skip
         rows.append(
@@ -356,7 +357,8 @@ def header(results: dict[str, Any], argv: list[str]) -> list[str]:
         f"- machine: {info['nproc']} CPUs ({info['cpu']}), {info['os']}",
         f"- Python: containers {info['container_python']} (pymongo[aws] + boto3 only), "
         f"stand-in {info['standin_python']} (project dev venv), driver {info['driver_python']}",
-        f"- command: `{' '.join(['python bench/run.py', *argv])}` (`make bench`)",
+        f"- command: `make bench{' BENCH_ARGS=' + ' '.join(argv) if argv else ''}` "
+        f"(`{' '.join(['bench/run.py', *argv])}`)",
     ]
 
 
