@@ -143,12 +143,12 @@ def unzipped_bytes(archive: Path) -> int:
     return sum(info.file_size for info in zipfile.ZipFile(archive).infolist())
 
 
-def packages(projects: dict[str, Path], project_bin: Path) -> dict[str, Any]:
+def packages(projects: dict[str, Path], project_bin: Path, out: Path) -> dict[str, Any]:
     """The zip scripts/package.py builds per auth mode, and the naive one:
     ``pip install "pymongo[aws]" --target`` zipped (same pins, same Lambda platform)."""
     python = str(project_bin / "python")
     sizes: dict[str, Any] = {}
-    zips = OUT / "zips"
+    zips = out / "zips"
     zips.mkdir(parents=True, exist_ok=True)
     for auth, project in projects.items():
         # The default output: package.py's report line fails for an --output outside
@@ -399,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if not args.quick:
         log("packages: scripts/package.py per auth mode, and the naive zip (needs PyPI)")
-        results["packages"] = packages(projects, project_bin)
+        results["packages"] = packages(projects, project_bin, args.out)
     log("bake time per combination")
     results["bake"] = bake_times(args.quick)
     if args.suite:
