@@ -12,10 +12,11 @@ Scenarios:
                           (IAM: also the imports the first MONGODB-AWS authentication makes)
 ``first``                 import the handler, then its first ``GET /health``
 ``naive-first``           the same with bench/naive.py
-``serve`` / ``naive-serve`` / ``ping-serve``
-                          first call, print READY, wait for a line on stdin, then
-                          BENCH_CALLS timed calls, print RESULT, wait for a line, exit;
-                          ``ping-serve`` is a bare ``db.command("ping")`` on one client
+``serve``                 BENCH_KINDS (``product``, ``naive``, ``ping``: a bare
+                          ``db.command("ping")`` on a connected client; two kinds
+                          alternate call by call): a first call each, print READY, wait
+                          for a line on stdin, BENCH_CALLS timed calls each, print
+                          RESULT, wait for a line, exit
 """
 
 from __future__ import annotations
@@ -127,46 +128,55 @@ def first(naive: bool) -> dict[str, Any]:
     return {"ms": ms(t2 - t1), "import_ms": ms(t1 - t0), "total_ms": ms(t2 - t0), "status": status}
 
 
-def serve(kind: str, calls: int) -> dict[str, Any]:
-    lambda_logging()
-    event = load_event()
-    if kind == "ping-serve":
+def caller(kind: str, event: dict[str, Any]) -> Any:
+    """One invocation of ``kind``: the generated handler, the naive one, or a bare ping."""
+    if kind == "ping":
         import naive
         from pymongo import MongoClient
 
         client: Any = MongoClient(os.environ["MONGODB_URI"], **naive.auth_options())
         database = client[os.environ["MONGODB_DATABASE"]]
 
-        def call() -> int:
+        def ping(context: FakeContext) -> int:
             database.command("ping")
             return 200
 
-    else:
-        handler = importlib.import_module("naive") if kind == "naive-serve" else load_product()[0]
+        return ping
+    handler = importlib.import_module("naive") if kind == "naive" else load_product()[0]
 
-        def call() -> int:
-            return int(handler.handler(event, context)["statusCode"])
+    def invoke(context: FakeContext) -> int:
+        return int(handler.handler(event, context)["statusCode"])
 
-    context = FakeContext()
-    first_status = call()
+    return invoke
+
+
+def serve(kinds: list[str], calls: int) -> dict[str, Any]:
+    """Warm calls of each kind; with two kinds they alternate call by call (the order
+    flipping every call), so both see the same machine at the same moments."""
+    lambda_logging()
+    event = load_event()
+    calls_of = {kind: caller(kind, event) for kind in kinds}
+    first_status = max(call(FakeContext()) for call in calls_of.values())
     print("READY", flush=True)
     sys.stdin.readline()
-    samples, failures = [], 0
-    for _ in range(calls):
-        context = FakeContext()  # made by the runtime before it calls the handler
-        t0 = time.perf_counter()
-        status = call()
-        samples.append(time.perf_counter() - t0)
-        failures += status != 200
-    samples.sort()
-    return {
-        "first_status": first_status,
-        "calls": calls,
-        "failures": failures,
-        "p50_ms": ms(percentile(samples, 50)) if samples else None,
-        "p99_ms": ms(percentile(samples, 99)) if samples else None,
-        "mean_ms": ms(sum(samples) / len(samples)) if samples else None,
-    }
+    samples: dict[str, list[float]] = {kind: [] for kind in kinds}
+    failures = 0
+    for index in range(calls):
+        for kind in kinds if index % 2 == 0 else kinds[::-1]:
+            context = FakeContext()  # made by the runtime before it calls the handler
+            t0 = time.perf_counter()
+            status = calls_of[kind](context)
+            samples[kind].append(time.perf_counter() - t0)
+            failures += status != 200
+    result: dict[str, Any] = {"first_status": first_status, "calls": calls, "failures": failures}
+    for kind, found in samples.items():
+        found.sort()
+        result[kind] = {
+            "p50_ms": ms(percentile(found, 50)),
+            "p99_ms": ms(percentile(found, 99)),
+            "mean_ms": ms(sum(found) / len(found)),
+        }
+    return result
 
 
 def main() -> int:
@@ -177,15 +187,15 @@ def main() -> int:
         result = cold()
     elif scenario in {"first", "naive-first"}:
         result = first(naive=scenario == "naive-first")
-    elif scenario in {"serve", "naive-serve", "ping-serve"}:
-        result = serve(scenario, int(os.environ.get("BENCH_CALLS", "0")))
+    elif scenario == "serve":
+        result = serve(os.environ["BENCH_KINDS"].split(","), int(os.environ["BENCH_CALLS"]))
     else:
         raise SystemExit(f"unknown scenario {scenario!r}")
     result["since_start_ms"] = ms(time.perf_counter() - STARTED)
     import json
 
     print("RESULT " + json.dumps(result), flush=True)
-    if scenario.endswith("serve"):
+    if scenario == "serve":
         sys.stdin.readline()  # stay alive (sockets open) until the driver has counted
     # A container is frozen, not shut down: skip the interpreter's teardown (pymongo's
     # exit hooks wait for its monitor threads), which no invocation ever pays.

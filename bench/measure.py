@@ -187,10 +187,11 @@ class Bench:
             "commands": len(self.server.received),
         }
 
-    def serve(self, scenario: str, calls: int) -> dict[str, Any]:
-        """One warm container: first call, then ``calls`` timed ones; sockets before and after."""
+    def serve(self, kinds: str, calls: int) -> dict[str, Any]:
+        """One warm container: first call, then ``calls`` timed ones per kind (two kinds
+        alternate call by call); the sockets the server saw before and after."""
         self.server.reset()
-        process = self.start(scenario, BENCH_CALLS=str(calls))
+        process = self.start("serve", BENCH_KINDS=kinds, BENCH_CALLS=str(calls))
         self.expect(process, "READY")
         after_first = self.sockets()
         self.send(process)
@@ -199,32 +200,32 @@ class Bench:
         self.send(process, "exit")
         self.finish(process)
         if result["failures"] or result["first_status"] != 200:
-            raise RuntimeError(f"{scenario}: {result}")
+            raise RuntimeError(f"{kinds}: {result}")
         commands = (after_all["commands"] - after_first["commands"]) / max(calls, 1)
         return {**result, "commands_per_call": commands, "first": after_first, "after": after_all}
 
-    def warm(self, scenarios: dict[str, str], runs: int, calls: int) -> dict[str, Any]:
-        """``runs`` warm containers per scenario, interleaved; medians over the runs."""
-        found: dict[str, list[dict[str, Any]]] = {name: [] for name in scenarios}
-        for _ in range(runs):
-            for name, scenario in scenarios.items():
-                found[name].append(self.serve(scenario, calls))
-        return {
-            name: {
-                **summarise(runs_of),
-                **{
-                    f"{count}_{when}": statistics.median(r[when][count] for r in runs_of)
-                    for count in ("sockets", "app_sockets", "handshakes")
-                    for when in ("first", "after")
-                },
-            }
-            for name, runs_of in found.items()
-        }
+    def warm(self, kinds: str, runs: int, calls: int) -> dict[str, Any]:
+        """``runs`` warm containers; per kind, the medians over the runs of each run's
+        p50/p99, and the sockets of a container serving only that kind."""
+        found = [self.serve(kinds, calls) for _ in range(runs)]
+        summary: dict[str, Any] = {}
+        for kind in kinds.split(","):
+            summary[kind] = {"calls": calls, **summarise([run[kind] for run in found])}
+        if "," in kinds:  # sockets from a container serving the first kind alone
+            found = [self.serve(kinds.split(",")[0], calls)]
+        first_kind = summary[kinds.split(",")[0]]
+        first_kind["commands_per_call"] = statistics.median(r["commands_per_call"] for r in found)
+        for count in ("sockets", "app_sockets", "handshakes"):
+            for when in ("first", "after"):
+                first_kind[f"{count}_{when}"] = statistics.median(r[when][count] for r in found)
+        return summary
 
-    def concurrent(self, scenario: str, containers: int, calls: int) -> dict[str, Any]:
+    def concurrent(self, kind: str, containers: int, calls: int) -> dict[str, Any]:
         """``containers`` processes at once; the sockets the (single) node sees."""
         self.server.reset()
-        processes = [self.start(scenario, BENCH_CALLS=str(calls)) for _ in range(containers)]
+        processes = [
+            self.start("serve", BENCH_KINDS=kind, BENCH_CALLS=str(calls)) for _ in range(containers)
+        ]
         for process in processes:
             self.expect(process, "READY")
         for process in processes:
@@ -295,20 +296,18 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             else:
                 results["first"] = bench.interleaved(first)
         if "warm" in sections:
-            log(f"{args.auth}: warm, {args.warm_runs} x {args.warm_calls} calls")
-            results["warm"] = bench.warm(
-                {"product": "serve", "floor": "ping-serve"}, args.warm_runs, args.warm_calls
-            )
+            log(f"{args.auth}: warm, {args.warm_runs} x {args.warm_calls} calls, paired with ping")
+            warm = bench.warm("product,ping", args.warm_runs, args.warm_calls)
+            results["warm"] = {"product": warm["product"], "floor": warm["ping"]}
         if "naive" in sections:
             log(f"{args.auth}: naive warm, {args.naive_runs} x {args.warm_calls} calls")
-            results.setdefault("warm", {}).update(
-                bench.warm({"naive": "naive-serve"}, args.naive_runs, args.warm_calls)
-            )
+            naive = bench.warm("naive", args.naive_runs, args.warm_calls)["naive"]
+            results.setdefault("warm", {})["naive"] = naive
         if "concurrent" in sections:
             log(f"{args.auth}: {args.containers} containers at once")
             results["concurrent"] = {
-                "product": bench.concurrent("serve", args.containers, args.container_calls),
-                "naive": bench.concurrent("naive-serve", args.containers, args.container_calls),
+                "product": bench.concurrent("product", args.containers, args.container_calls),
+                "naive": bench.concurrent("naive", args.containers, args.container_calls),
             }
     return results
 
