@@ -211,6 +211,12 @@ class Bench:
         summary: dict[str, Any] = {}
         for kind in kinds.split(","):
             summary[kind] = {"calls": calls, **summarise([run[kind] for run in found])}
+        if "," in kinds:  # the ratio within each container (same placement, same moments)
+            mine, other = kinds.split(",")
+            for q in ("p50", "p99"):
+                summary[mine][f"{q}_ratio_to_{other}"] = statistics.median(
+                    run[mine][f"{q}_ms"] / run[other][f"{q}_ms"] for run in found
+                )
         if "," in kinds:  # sockets from a container serving the first kind alone
             found = [self.serve(kinds.split(",")[0], calls)]
         first_kind = summary[kinds.split(",")[0]]

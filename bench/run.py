@@ -274,19 +274,18 @@ def table(results: dict[str, Any]) -> list[str]:
         warm = m["warm"]
         p, f, n = warm["product"], warm["floor"], warm["naive"]
         calls = int(p["calls"])
-        rows.append(
-            (f"warm invocation p50 ({calls} calls)", auth, ms(p["p50_ms"]),
-             f"bare `ping`: {ms(f['p50_ms'])}; naive: {ms(n['p50_ms'])}",
-             f"{ratio(p['p50_ms'], f['p50_ms'])} ({(p['p50_ms'] - f['p50_ms']) * 1000:+.0f} µs); "
-             f"naive {ratio(n['p50_ms'], f['p50_ms'])}",
-             f"<= {TARGETS['warm']:.2f}x: {verdict(p['p50_ms'] / f['p50_ms'], TARGETS['warm'])}")
-        )  # fmt: skip
-        rows.append(
-            (f"warm invocation p99 ({calls} calls)", auth, ms(p["p99_ms"]),
-             f"bare `ping`: {ms(f['p99_ms'])}; naive: {ms(n['p99_ms'])}",
-             f"{ratio(p['p99_ms'], f['p99_ms'])}; naive {ratio(n['p99_ms'], f['p99_ms'])}",
-             "report")
-        )  # fmt: skip
+        for q, target in (("p50", f"<= {TARGETS['warm']:.2f}x"), ("p99", "report")):
+            # The handler and the floor alternate in one container; the ratio is the median
+            # over containers of each container's own ratio.
+            within = p[f"{q}_ratio_to_ping"]
+            if q == "p50":
+                target += f": {verdict(within, TARGETS['warm'])}"
+            rows.append(
+                (f"warm invocation {q} ({calls} calls)", auth, ms(p[f"{q}_ms"]),
+                 f"bare `ping`: {ms(f[f'{q}_ms'])}; naive: {ms(n[f'{q}_ms'])}",
+                 f"{within:.2f}x ({(p[f'{q}_ms'] - f[f'{q}_ms']) * 1000:+.0f} µs); "
+                 f"naive {ratio(n[f'{q}_ms'], f[f'{q}_ms'])}", target)
+            )  # fmt: skip
         # Sockets counted two ways: distinct client ports, and connection handshakes (a
         # hello with client metadata opens every socket).  Ports undercount the naive
         # pattern: the kernel reuses a closed socket's port (tcp_tw_reuse on loopback).
