@@ -25,6 +25,9 @@ demo: $(STAMP)  ## render a project with the defaults, run its tests and a local
 test: $(STAMP)  ## the template's whole test suite (renders every combination)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+bench: $(STAMP)  ## benchmarks vs the naive pattern, ~3 min (BENCH_ARGS=--suite adds the suite time)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 lint: $(STAMP)  ## ruff over the hooks and the template's tests
 	$(BIN)/ruff check hooks tests
 	$(BIN)/ruff format --check hooks tests

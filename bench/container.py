@@ -1,0 +1,208 @@
+"""One measured "Lambda container": a fresh process that runs one scenario and reports it.
+
+bench/measure.py starts this script once per sample, on an interpreter that
+holds what a deployed function has (the package's dependencies and the
+runtime's boto3), with the generated project's ``src`` on PYTHONPATH and the
+stand-in server's address in MONGODB_URI.  It prints ``RESULT <json>`` last.
+
+Scenarios:
+
+``floor-import``          ``import pymongo``, nothing else (the cold-start floor)
+``cold``                  import the handler module and initialise: build the client
+                          (IAM: also the imports the first MONGODB-AWS authentication makes)
+``first``                 import the handler, then its first ``GET /health``
+``naive-first``           the same with bench/naive.py
+``serve``                 BENCH_KINDS (``product``, ``naive``, ``ping``: a bare
+                          ``db.command("ping")`` on a connected client; two kinds
+                          alternate in blocks): a first call each, print READY, wait
+                          for a line on stdin, BENCH_CALLS timed calls each, print
+                          RESULT, wait for a line, exit
+"""
+
+from __future__ import annotations
+
+import time
+
+STARTED = time.perf_counter()
+
+# Modules the interpreter has loaded already; `typing` is left to what is measured.
+import importlib  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+AUTH = os.environ["BENCH_AUTH"]  # "iam" or "password"
+BLOCK = 50  # warm calls in a row of one kind before the other kind's turn
+PACKAGE = os.environ.get("BENCH_PACKAGE", "")
+
+
+class FakeContext:
+    """The part of the Lambda context object the handler reads."""
+
+    def __init__(self, timeout_s: float = 15.0) -> None:
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def lambda_logging() -> None:
+    """A root handler, as the Lambda runtime installs before it loads the function."""
+    import logging
+
+    logging.basicConfig(stream=open(os.devnull, "w"), level=logging.WARNING)  # noqa: SIM115
+
+
+def load_product() -> tuple[Any, Any]:
+    """Import the generated handler; in password mode, read the secret from the environment.
+
+    BENCH_SECRET_READER=real keeps the real Secrets Manager reader (pointed at a
+    loopback endpoint by AWS_ENDPOINT_URL_SECRETS_MANAGER)."""
+    handler = importlib.import_module(f"{PACKAGE}.handler")
+    mongo = sys.modules[f"{PACKAGE}.mongo"]
+    if AUTH == "password" and os.environ.get("BENCH_SECRET_READER") != "real":
+        credentials = mongo.Credentials(
+            os.environ["BENCH_DB_USER"], os.environ["BENCH_DB_PASSWORD"]
+        )
+        mongo.reset_for_tests(mongo.ClientHolder(secret_reader=lambda arn: credentials))
+    return handler, mongo
+
+
+def load_event() -> dict[str, Any]:
+    import json
+
+    with open(os.environ["BENCH_EVENT"]) as file:
+        event: dict[str, Any] = json.load(file)
+    return event
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 4)
+
+
+def percentile(sorted_samples: list[float], q: float) -> float:
+    """Nearest-rank percentile."""
+    rank = max(1, -(-len(sorted_samples) * q // 100))
+    return sorted_samples[int(rank) - 1]
+
+
+def floor_import() -> dict[str, Any]:
+    t0 = time.perf_counter()
+    import pymongo  # noqa: F401
+
+    return {"ms": ms(time.perf_counter() - t0)}
+
+
+def cold() -> dict[str, Any]:
+    t0 = time.perf_counter()
+    _, mongo = load_product()
+    t1 = time.perf_counter()
+    if AUTH == "iam":
+        # What pymongo imports on the first MONGODB-AWS authentication (boto3 among them).
+        import pymongo.synchronous.auth_aws  # noqa: F401
+        import pymongo_auth_aws  # noqa: F401
+    t2 = time.perf_counter()
+    mongo.get_client()
+    t3 = time.perf_counter()
+    return {
+        "ms": ms(t3 - t0),
+        "import_ms": ms(t1 - t0),
+        "auth_import_ms": ms(t2 - t1),
+        "client_ms": ms(t3 - t2),
+    }
+
+
+def first(naive: bool) -> dict[str, Any]:
+    lambda_logging()
+    event = load_event()
+    t0 = time.perf_counter()
+    if naive:
+        handler = importlib.import_module("naive")
+    else:
+        handler, _ = load_product()
+    t1 = time.perf_counter()
+    status = handler.handler(event, FakeContext())["statusCode"]
+    t2 = time.perf_counter()
+    return {"ms": ms(t2 - t1), "import_ms": ms(t1 - t0), "total_ms": ms(t2 - t0), "status": status}
+
+
+def caller(kind: str, event: dict[str, Any]) -> Any:
+    """One invocation of ``kind``: the generated handler, the naive one, or a bare ping."""
+    if kind == "ping":
+        import naive
+        from pymongo import MongoClient
+
+        client: Any = MongoClient(os.environ["MONGODB_URI"], **naive.auth_options())
+        database = client[os.environ["MONGODB_DATABASE"]]
+
+        def ping(context: FakeContext) -> int:
+            database.command("ping")
+            return 200
+
+        return ping
+    handler = importlib.import_module("naive") if kind == "naive" else load_product()[0]
+
+    def invoke(context: FakeContext) -> int:
+        return int(handler.handler(event, context)["statusCode"])
+
+    return invoke
+
+
+def serve(kinds: list[str], calls: int) -> dict[str, Any]:
+    """Warm calls of each kind.  Two kinds alternate in blocks of BLOCK calls: each runs
+    hot within its block (as a warm container does), and load from elsewhere on the
+    machine, which changes over much longer spans, hits both alike."""
+    lambda_logging()
+    event = load_event()
+    calls_of = {kind: caller(kind, event) for kind in kinds}
+    first_status = max(call(FakeContext()) for call in calls_of.values())
+    print("READY", flush=True)
+    sys.stdin.readline()
+    samples: dict[str, list[float]] = {kind: [] for kind in kinds}
+    failures = 0
+    for block in range(-(-calls // BLOCK)):
+        for kind in kinds if block % 2 == 0 else kinds[::-1]:
+            call = calls_of[kind]
+            for _ in range(min(BLOCK, calls - block * BLOCK)):
+                context = FakeContext()  # made by the runtime before it calls the handler
+                t0 = time.perf_counter()
+                status = call(context)
+                samples[kind].append(time.perf_counter() - t0)
+                failures += status != 200
+    result: dict[str, Any] = {"first_status": first_status, "calls": calls, "failures": failures}
+    for kind, found in samples.items():
+        found.sort()
+        result[kind] = {f"p{q}_ms": ms(percentile(found, q)) for q in (10, 25, 50, 75, 90, 99)}
+        result[kind]["mean_ms"] = ms(sum(found) / len(found))
+    return result
+
+
+def main() -> int:
+    scenario = sys.argv[1]
+    if scenario == "floor-import":
+        result = floor_import()
+    elif scenario == "cold":
+        result = cold()
+    elif scenario in {"first", "naive-first"}:
+        result = first(naive=scenario == "naive-first")
+    elif scenario == "serve":
+        result = serve(os.environ["BENCH_KINDS"].split(","), int(os.environ["BENCH_CALLS"]))
+    else:
+        raise SystemExit(f"unknown scenario {scenario!r}")
+    result["since_start_ms"] = ms(time.perf_counter() - STARTED)
+    import json
+
+    print("RESULT " + json.dumps(result), flush=True)
+    if scenario == "serve":
+        sys.stdin.readline()  # stay alive (sockets open) until the driver has counted
+    # A container is frozen, not shut down: skip the interpreter's teardown (pymongo's
+    # exit hooks wait for its monitor threads), which no invocation ever pays.
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,419 @@
+"""Benchmarks: cold start, first and warm invocations, sockets, package size, bake time.
+
+Renders a project per auth mode, measures it against the stand-in server
+(bench/measure.py) and the naive pattern (bench/naive.py: a client per
+invocation), and prints one table.  Every figure is a median of repeated runs;
+every ratio compares two figures measured in the same run.  The table and the
+raw numbers are written to bench/out/ (see docs/benchmarks.md).
+
+    make bench                       # ~4 minutes on 2 cores
+    .venv/bin/python bench/run.py --suite    # also time the template's test suite
+    .venv/bin/python bench/run.py --quick    # tiny counts: checks the machinery only
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+OUT = BENCH / "out"
+sys.path.insert(0, str(ROOT / "tests"))
+
+import toolchains  # noqa: E402 - the template's own toolchain venvs
+from combinations import SUPPORTED  # noqa: E402
+from hook_loader import pre_gen  # noqa: E402
+
+PYTHON_VERSION = "3.13"
+PACKAGE = "atlas_lambda_service"
+AUTH_MODES = ("password", "iam")
+# What a deployed function has: the package's dependencies plus the boto3 the Lambda
+# runtime ships.  The containers run on this, not on the project's dev venv: pymongo
+# imports `cryptography` whenever it is installed (moto brings it there), ~45 ms
+# that a function never pays.
+LAMBDA_PACKAGES = ("pymongo", "boto3")
+TARGETS = {"warm": 1.10, "cold": 1.15, "package": 0.30}
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silence stdout at the file-descriptor level (cookiecutter's hooks print next steps)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 1)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def render(output: Path, **answers: Any) -> Path:
+    from cookiecutter.main import cookiecutter
+
+    with quiet():
+        return Path(
+            cookiecutter(str(ROOT), no_input=True, extra_context=answers, output_dir=str(output))
+        )
+
+
+def run(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, check=True, text=True, capture_output=True, **kwargs)
+
+
+# --- the machine ----------------------------------------------------------------
+
+
+def machine(project_python: Path, lambda_python: Path) -> dict[str, str]:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    versions = {
+        str(p): run([str(p), "-c", "import platform; print(platform.python_version())"]).stdout
+        for p in (project_python, lambda_python)
+    }
+    return {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "os": f"{platform.system()} {platform.release()} {platform.machine()}",
+        "driver_python": platform.python_version(),
+        "container_python": versions[str(lambda_python)].strip(),
+        "standin_python": versions[str(project_python)].strip(),
+    }
+
+
+# --- measurements ---------------------------------------------------------------
+
+
+def measure(project: Path, auth: str, project_bin: Path, lambda_bin: Path, quick: bool) -> Any:
+    counts = {
+        "--reps": 3 if quick else 20,
+        "--warm-runs": 1 if quick else 5,
+        "--warm-calls": 100 if quick else 1000,
+        "--naive-runs": 1 if quick else 3,
+        "--containers": 2 if quick else 8,
+        "--container-calls": 3 if quick else 20,
+    }
+    options = [str(x) for item in counts.items() for x in item] + (["--quick"] if quick else [])
+    process = subprocess.run(
+        [str(project_bin / "python"), str(BENCH / "measure.py"), "--project", str(project),
+         "--package", PACKAGE, "--auth", auth, "--python", str(lambda_bin / "python"),
+         "--python-version", PYTHON_VERSION, *options],
+        check=False, text=True, stdout=subprocess.PIPE,
+    )  # fmt: skip
+    if process.returncode != 0:
+        raise SystemExit(f"bench/measure.py failed for auth_mode={auth}")
+    return json.loads(process.stdout.rsplit("RESULT ", 1)[1])
+
+
+def zip_directory(source: Path, archive: Path) -> None:
+    """What `cd package && zip -r ../naive.zip .` makes."""
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        for path in sorted(source.rglob("*")):
+            if path.is_file():
+                out.write(path, path.relative_to(source).as_posix())
+
+
+def unzipped_bytes(archive: Path) -> int:
+    return sum(info.file_size for info in zipfile.ZipFile(archive).infolist())
+
+
+def packages(projects: dict[str, Path], project_bin: Path, out: Path) -> dict[str, Any]:
+    """The zip scripts/package.py builds per auth mode, and the naive one:
+    ``pip install "pymongo[aws]" --target`` zipped (same pins, same Lambda platform)."""
+    python = str(project_bin / "python")
+    sizes: dict[str, Any] = {}
+    zips = out / "zips"
+    zips.mkdir(parents=True, exist_ok=True)
+    for auth, project in projects.items():
+        # The default output: package.py's report line fails for an --output outside
+        # the project (Path.relative_to), after the zip is written.
+        run([python, "scripts/package.py"], cwd=project)
+        archive = zips / f"{auth}.zip"
+        shutil.copyfile(project / "dist" / "lambda.zip", archive)
+        sizes[auth] = {"zip": archive.stat().st_size, "unzipped": unzipped_bytes(archive)}
+    pymongo_pin = next(r for r in toolchains.PROJECT_REQUIREMENTS if r.startswith("pymongo"))
+    spec = Path(projects["iam"] / "scripts" / "package.py")
+    platform_args = run(
+        [python, "-c", "import runpy, sys; "
+         f"m = runpy.run_path({str(spec)!r}); print(' '.join(m['pip_platform_args']()))"],
+    ).stdout.split()  # fmt: skip
+    with tempfile.TemporaryDirectory() as scratch:
+        target = Path(scratch) / "package"
+        run([python, "-m", "pip", "install", "--quiet", "--target", str(target),
+             *platform_args, pymongo_pin])  # fmt: skip
+        archive = zips / "naive.zip"
+        zip_directory(target, archive)
+    sizes["naive"] = {"zip": archive.stat().st_size, "unzipped": unzipped_bytes(archive)}
+    return sizes
+
+
+def bake_times(quick: bool) -> dict[str, Any]:
+    """Render time per supported combination: the median of 3 renders each."""
+    combos = SUPPORTED[:2] if quick else SUPPORTED
+    repeats = 1 if quick else 3
+    per_combo = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for index, answers in enumerate(combos):
+            times = []
+            for repeat in range(repeats):
+                started = time.perf_counter()
+                render(Path(scratch) / f"{index}-{repeat}", **answers)
+                times.append(time.perf_counter() - started)
+            per_combo.append(statistics.median(times))
+    return {
+        "combinations": len(combos),
+        "median_s": statistics.median(per_combo),
+        "max_s": max(per_combo),
+        "total_s": sum(per_combo),
+    }
+
+
+def suite_time() -> dict[str, Any]:
+    started = time.perf_counter()
+    process = subprocess.run(
+        [sys.executable, "-m", "pytest", "-n", "auto", "-q", "-p", "no:cacheprovider"],
+        cwd=ROOT, check=False, text=True, capture_output=True,
+    )  # fmt: skip
+    elapsed = time.perf_counter() - started
+    summary = process.stdout.strip().splitlines()[-1] if process.stdout.strip() else "no output"
+    return {"wall_s": elapsed, "summary": summary, "returncode": process.returncode}
+
+
+# --- the table ------------------------------------------------------------------
+
+
+def ms(value: float) -> str:
+    return f"{value:.3f} ms" if value < 10 else f"{value:.1f} ms"
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "n/a"
+
+
+def verdict(value: float, limit: float) -> str:
+    return "met" if value <= limit else "**missed**"
+
+
+def mb(size: int) -> str:
+    return f"{size / 1e6:.2f} MB"
+
+
+def table(results: dict[str, Any]) -> list[str]:
+    rows: list[tuple[str, ...]] = []
+    by_auth = results["measured"]
+    budget = results["budget_per_container_per_node"]
+    for auth in AUTH_MODES:
+        m = by_auth[auth]
+        cold, floor = m["cold"]["product"], m["cold"]["floor"]
+        what = "import handler + build client" + (
+            " + first auth's imports" if auth == "iam" else ""
+        )
+        target = (
+            f"<= {TARGETS['cold']:.2f}x: {verdict(cold['ms'] / floor['ms'], TARGETS['cold'])}"
+            if auth == "password"
+            else f"adds {ms(cold['auth_import_ms'])} (auth imports)"
+        )
+        rows.append(
+            ("cold start", auth, f"{what}: {ms(cold['ms'])} (process {ms(cold['wall_ms'])})",
+             f"`import pymongo`: {ms(floor['ms'])} (process {ms(floor['wall_ms'])})",
+             f"{ratio(cold['ms'], floor['ms'])} "
+             f"(process {ratio(cold['wall_ms'], floor['wall_ms'])})",
+             target)
+        )  # fmt: skip
+        if "cold_nopyc" in m:
+            cold_n, floor_n = m["cold_nopyc"]["product"], m["cold_nopyc"]["floor"]
+            rows.append(
+                ("cold start, no bytecode (as the zip ships)", auth,
+                 f"{ms(cold_n['ms'])} (process {ms(cold_n['wall_ms'])})",
+                 f"`import pymongo`, no bytecode: {ms(floor_n['ms'])}; with: {ms(floor['ms'])}",
+                 f"{ratio(cold_n['ms'], floor_n['ms'])}; {ratio(cold_n['ms'], floor['ms'])} "
+                 "of the floor with bytecode", "report")
+            )  # fmt: skip
+        first, naive_first = m["first"]["product"], m["first"]["naive"]
+        rows.append(
+            ("first invocation `GET /health`", auth,
+             f"{ms(first['ms'])} (with import {ms(first['total_ms'])})",
+             f"naive: {ms(naive_first['ms'])} (with import {ms(naive_first['total_ms'])})",
+             f"{ratio(first['ms'], naive_first['ms'])} "
+             f"({ratio(first['total_ms'], naive_first['total_ms'])})", "report")
+        )  # fmt: skip
+        if "product_secrets" in m["first"]:
+            real = m["first"]["product_secrets"]
+            rows.append(
+                ("first invocation, real Secrets Manager reader", auth,
+                 f"{ms(real['ms'])} (with import {ms(real['total_ms'])})",
+                 f"secret reader stubbed: {ms(first['ms'])}",
+                 f"{ratio(real['ms'], first['ms'])}", "report (boto3 + one loopback call)")
+            )  # fmt: skip
+        warm = m["warm"]
+        p, f, n = warm["product"], warm["floor"], warm["naive"]
+        calls = int(p["calls"])
+        for q, target in (("p50", f"<= {TARGETS['warm']:.2f}x"), ("p99", "report")):
+            # The handler and the floor alternate in one container; the ratio is the median
+            # over containers of each container's own ratio.
+            within = p[f"{q}_ratio_to_ping"]
+            if q == "p50":
+                target += f": {verdict(within, TARGETS['warm'])}"
+            rows.append(
+                (f"warm invocation {q} ({calls} calls)", auth, ms(p[f"{q}_ms"]),
+                 f"bare `ping`: {ms(f[f'{q}_ms'])}; naive: {ms(n[f'{q}_ms'])}",
+                 f"{within:.2f}x ({(p[f'{q}_ms'] - f[f'{q}_ms']) * 1000:+.0f} µs); "
+                 f"naive {ratio(n[f'{q}_ms'], f[f'{q}_ms'])}", target)
+            )  # fmt: skip
+        # Sockets counted two ways: distinct client ports, and connection handshakes (a
+        # hello with client metadata opens every socket).  Ports undercount the naive
+        # pattern: the kernel reuses a closed socket's port (tcp_tw_reuse on loopback).
+        same = p["sockets_after"] == p["sockets_first"] == p["handshakes_after"]
+        rows.append(
+            (f"sockets, {calls} warm invocations", auth,
+             f"{p['handshakes_after']:g} opened, {p['sockets_after']:g} ports "
+             f"(after the first invocation: {p['sockets_first']:g})",
+             f"naive: {n['handshakes_after']:g} opened, {n['sockets_after']:g} ports",
+             f"naive {ratio(n['handshakes_after'], p['handshakes_after'])}",
+             f"= first invocation's: {'met' if same else '**missed**'}")
+        )  # fmt: skip
+        rows.append(
+            ("commands the server handles per warm invocation", auth,
+             f"{p['commands_per_call']:.2f}", f"naive: {n['commands_per_call']:.2f}",
+             f"naive {ratio(n['commands_per_call'], p['commands_per_call'])}", "report")
+        )  # fmt: skip
+        conc = m["concurrent"]
+        c, cn = conc["product"], conc["naive"]
+        expected = c["containers"] * budget
+        exact = c["sockets"] == c["handshakes"] == expected
+        rows.append(
+            (f"sockets per node, {c['containers']} containers at once", auth,
+             f"{c['sockets']} ports, {c['handshakes']} opened "
+             f"({c['calls_each']} invocations each)",
+             f"formula {c['containers']} x {budget} = {expected}; "
+             f"naive: {cn['handshakes']} opened",
+             f"{ratio(c['sockets'], expected)}; naive {ratio(cn['handshakes'], expected)}",
+             f"= formula: {'met' if exact else '**missed**'}")
+        )  # fmt: skip
+    sizes = results.get("packages")
+    for auth in AUTH_MODES:
+        if sizes is None:
+            rows.append(("package zip", auth, "skipped (--quick)", "", "", ""))
+            continue
+        own, naive = sizes[auth], sizes["naive"]
+        rows.append(
+            ("package zip", auth,
+             f"{mb(own['zip'])} ({mb(own['unzipped'])} unzipped)",
+             f"`pip install \"pymongo[aws]\" --target` zipped: {mb(naive['zip'])} "
+             f"({mb(naive['unzipped'])})",
+             ratio(own["zip"], naive["zip"]),
+             f"<= {TARGETS['package']:.2f}x: "
+             f"{verdict(own['zip'] / naive['zip'], TARGETS['package'])}")
+        )  # fmt: skip
+    bake = results["bake"]
+    rows.append(
+        ("bake time per combination", "all",
+         f"median {bake['median_s']:.2f} s, slowest {bake['max_s']:.2f} s",
+         f"{bake['combinations']} combinations, {bake['total_s']:.1f} s in all", "", "report")
+    )  # fmt: skip
+    suite = results.get("suite")
+    rows.append(
+        ("template test suite (`--suite`)", "all",
+         f"{suite['wall_s']:.0f} s wall" if suite else "not run (pass --suite)",
+         suite["summary"] if suite else "", "", "report")
+    )  # fmt: skip
+    header = ("what", "auth", "measured (median)", "compared with (median)", "ratio", "target")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def header(results: dict[str, Any], argv: list[str]) -> list[str]:
+    info = results["machine"]
+    return [
+        f"- date: {info['date']}",
+        f"- machine: {info['nproc']} CPUs ({info['cpu']}), {info['os']}",
+        f"- Python: containers {info['container_python']} (pymongo[aws] + boto3 only), "
+        f"stand-in {info['standin_python']} (project dev venv), driver {info['driver_python']}",
+        f"- command: `make bench{' BENCH_ARGS=' + ' '.join(argv) if argv else ''}` "
+        f"(`{' '.join(['bench/run.py', *argv])}`)",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="tiny counts; no package builds")
+    parser.add_argument("--suite", action="store_true", help="also time the template's suite")
+    parser.add_argument("--out", type=Path, default=OUT, help="where results go")
+    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    started = time.perf_counter()
+
+    log(f"toolchains: project dev venv and a Lambda-like venv on Python {PYTHON_VERSION}")
+    project_bin = toolchains.project_venv(PYTHON_VERSION)
+    pins = [
+        r
+        for r in toolchains.PROJECT_REQUIREMENTS
+        if r.split("[")[0].split("=")[0] in LAMBDA_PACKAGES
+    ]
+    lambda_bin = toolchains.ensure_venv(
+        f"bench-lambda-py{PYTHON_VERSION}", toolchains.find_python(PYTHON_VERSION), pins
+    )
+    results: dict[str, Any] = {
+        "machine": machine(project_bin / "python", lambda_bin / "python"),
+        "budget_per_container_per_node": pre_gen.CONNECTIONS_PER_CONTAINER_PER_NODE,
+        "measured": {},
+    }
+    projects_dir = args.out / "projects"
+    shutil.rmtree(projects_dir, ignore_errors=True)
+    projects = {
+        auth: render(projects_dir / auth, auth_mode=auth, python_version=PYTHON_VERSION)
+        for auth in AUTH_MODES
+    }
+    for auth in AUTH_MODES:
+        log(f"measuring auth_mode={auth}")
+        results["measured"][auth] = measure(
+            projects[auth], auth, project_bin, lambda_bin, args.quick
+        )
+    if not args.quick:
+        log("packages: scripts/package.py per auth mode, and the naive zip (needs PyPI)")
+        results["packages"] = packages(projects, project_bin, args.out)
+    log("bake time per combination")
+    results["bake"] = bake_times(args.quick)
+    if args.suite:
+        log("the template's test suite (minutes)")
+        results["suite"] = suite_time()
+    results["elapsed_s"] = time.perf_counter() - started
+
+    lines = [*header(results, argv), "", *table(results)]
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.out / "results.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    log(f"done in {results['elapsed_s']:.0f} s; written to {args.out}/results.md and .json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
