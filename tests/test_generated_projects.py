@@ -185,6 +185,10 @@ def test_package_builds_a_lambda_zip_without_the_runtime_sdk(
     native = [n for n in names if n.endswith(".so")]
     assert native and all(arch in n for n in native), native
     assert archive.stat().st_size < 4_000_000
+    first = archive.read_bytes()
+    again = run([python, "scripts/package.py"], project)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert archive.read_bytes() == first, "the package is not reproducible"
 
 
 def test_toolchain_pins_match_the_generated_ranges(render_once: Render) -> None:

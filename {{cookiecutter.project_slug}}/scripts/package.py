@@ -40,6 +40,7 @@ PLATFORMS = {
 RUNTIME_PROVIDED = frozenset(
     {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"}
 )
+LAMBDA_TASK_ROOT = "/var/task"
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 LOCK_HEADER = """\
 # The deployment package's runtime dependencies, pinned with the sha256 of their
@@ -175,7 +176,11 @@ def compile_bytecode(target: Path) -> bool:
         print(f"note: building with Python {running}, not {PYTHON_VERSION}: no bytecode included")
         return False
     compileall.compile_dir(
-        target, quiet=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH
+        target,
+        quiet=1,
+        stripdir=str(target),
+        prependdir=LAMBDA_TASK_ROOT,  # where Lambda unpacks the zip: paths in tracebacks
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
     )
     return True
 
