@@ -151,8 +151,6 @@ def packages(projects: dict[str, Path], project_bin: Path, out: Path) -> dict[st
     zips = out / "zips"
     zips.mkdir(parents=True, exist_ok=True)
     for auth, project in projects.items():
-        # The default output: package.py's report line fails for an --output outside
-        # the project (Path.relative_to), after the zip is written.
         run([python, "scripts/package.py"], cwd=project)
         archive = zips / f"{auth}.zip"
         shutil.copyfile(project / "dist" / "lambda.zip", archive)
@@ -161,7 +159,8 @@ def packages(projects: dict[str, Path], project_bin: Path, out: Path) -> dict[st
     spec = Path(projects["iam"] / "scripts" / "package.py")
     platform_args = run(
         [python, "-c", "import runpy, sys; "
-         f"m = runpy.run_path({str(spec)!r}); print(' '.join(m['pip_platform_args']()))"],
+         f"m = runpy.run_path({str(spec)!r}); "
+         "print(' '.join(m['pip_platform_args'](m['ARCHITECTURE'])))"],
     ).stdout.split()  # fmt: skip
     with tempfile.TemporaryDirectory() as scratch:
         target = Path(scratch) / "package"
