@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import toolchains
 import yaml
 from cdk_toolchain import cdk_venv, locked
 from cfnlint.api import ManualArgs, lint
@@ -84,16 +85,8 @@ def context_for(combo: dict[str, Any]) -> dict[str, str]:
 
 
 def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        check=False,
-        env={**os.environ, **JSII_ENV, **env},
-        timeout=900,
-    )
+    """toolchains.run with the jsii environment the CDK libraries need."""
+    return toolchains.run(args, cwd, timeout=900, **{**JSII_ENV, **env})
 
 
 def fingerprint(project: Path) -> str:

@@ -27,6 +27,7 @@ import sam_support as sam
 import yaml
 from combinations import SUPPORTED, Answers, combination_id
 from conftest import Render
+from rendered_stack import RenderedStack
 from toolchains import checkov_bin
 
 SAM_COMBINATIONS = [answers for answers in SUPPORTED if answers["iac_tool"] == "sam"]
@@ -38,7 +39,6 @@ AWKWARD = {
     "database_name": "d'b-ü{x}",
 }
 
-DEFAULTS = json.loads((Path(__file__).resolve().parent.parent / "cookiecutter.json").read_text())
 ATLAS_TYPES_BY_MODE = {
     "private_endpoint": {
         "MongoDB::Atlas::DatabaseUser",
@@ -56,32 +56,12 @@ ATLAS_TYPES_BY_MODE = {
 OPEN = ("0.0.0.0/0", "::/0")
 
 
-@dataclass
-class Stack:
+class Stack(RenderedStack):
     """One rendered project's SAM files, parsed once."""
-
-    answers: dict[str, Any]
-    project: Path
 
     @property
     def folder(self) -> Path:
         return self.project / "infra" / "sam"
-
-    def answer(self, key: str) -> str:
-        value = self.answers.get(key, DEFAULTS[key])
-        return value[0] if isinstance(value, list) else str(value)
-
-    @property
-    def region(self) -> str:
-        return self.answer("aws_region")
-
-    @property
-    def network(self) -> str:
-        return self.answer("network_mode")
-
-    @property
-    def auth(self) -> str:
-        return self.answer("auth_mode")
 
     @cached_property
     def text(self) -> str:

@@ -24,6 +24,7 @@ import terraform_support as tf
 import yaml
 from combinations import SUPPORTED, Answers, combination_id
 from conftest import Render
+from rendered_stack import RenderedStack
 from toolchains import checkov_bin
 
 TF_COMBINATIONS = [answers for answers in SUPPORTED if answers["iac_tool"] == "terraform"]
@@ -35,7 +36,6 @@ AWKWARD = {
     "database_name": "d'b-ü{x}%{y}",
 }
 
-DEFAULTS = json.loads((Path(__file__).resolve().parent.parent / "cookiecutter.json").read_text())
 FILES = [
     "README.md",
     "api.tf",
@@ -110,28 +110,12 @@ URI_EXPRESSIONS = {
 OPEN = ("0.0.0.0/0", "::/0")
 
 
-@dataclass
-class Stack:
+class Stack(RenderedStack):
     """One rendered project's Terraform files, parsed once."""
-
-    answers: dict[str, Any]
-    project: Path
 
     @property
     def folder(self) -> Path:
         return self.project / "infra" / "terraform"
-
-    def answer(self, key: str) -> str:
-        value = self.answers.get(key, DEFAULTS[key])
-        return value[0] if isinstance(value, list) else str(value)
-
-    @property
-    def network(self) -> str:
-        return self.answer("network_mode")
-
-    @property
-    def auth(self) -> str:
-        return self.answer("auth_mode")
 
     @cached_property
     def texts(self) -> dict[str, str]:

@@ -108,7 +108,9 @@ def checkov_bin() -> Path:
     return ensure_venv("checkov", sys.executable, CHECKOV_REQUIREMENTS) / "checkov"
 
 
-def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], cwd: Path, timeout: float = 600, **env: str
+) -> subprocess.CompletedProcess[str]:
     """Run a tool in a rendered project, capturing its output; never reads stdin."""
     return subprocess.run(
         args,
@@ -118,7 +120,7 @@ def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[s
         stdin=subprocess.DEVNULL,
         check=False,
         env={**os.environ, **env},
-        timeout=600,
+        timeout=timeout,
     )
 
 
