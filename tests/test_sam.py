@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import re
 import shutil
-import subprocess
 import tomllib
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -28,7 +25,7 @@ import yaml
 from combinations import SUPPORTED, Answers, combination_id
 from conftest import Render
 from rendered_stack import RenderedStack
-from toolchains import checkov_bin
+from toolchains import CheckovReport, run_checkov
 
 SAM_COMBINATIONS = [answers for answers in SUPPORTED if answers["iac_tool"] == "sam"]
 IDS = [combination_id(answers) for answers in SAM_COMBINATIONS]
@@ -799,14 +796,6 @@ def test_workflow(stack: Stack) -> None:
 # ---------------------------------------------------------------- checkov
 
 
-@dataclass
-class CheckovReport:
-    failed: list[dict[str, Any]]
-    skipped: list[dict[str, Any]]
-    passed: list[dict[str, Any]]
-    parsing_errors: list[str]
-
-
 @pytest.fixture(scope="session")
 def checkov(stacks: dict[str, Stack], tmp_path_factory: pytest.TempPathFactory) -> CheckovReport:
     """checkov once over every render: the SAM templates as written and as transformed."""
@@ -817,23 +806,7 @@ def checkov(stacks: dict[str, Stack], tmp_path_factory: pytest.TempPathFactory) 
         shutil.copy(stack.folder / "template.yaml", folder / "template.yaml")
         shutil.copy(stack.folder / "atlas-extensions.yaml", folder / "atlas-extensions.yaml")
         (folder / "transformed.json").write_text(json.dumps(stack.transformed, indent=1))
-    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE"}
-    result = subprocess.run(
-        [str(checkov_bin()), "-d", str(root), "--framework", "cloudformation", "--skip-download",
-         "--output", "json"],
-        capture_output=True, text=True, env=env, timeout=600, check=False,
-    )  # fmt: skip
-    assert result.stdout.strip(), result.stderr[-2000:]
-    reports = json.loads(result.stdout)
-    reports = reports if isinstance(reports, list) else [reports]
-    failed, skipped, passed, errors = [], [], [], []
-    for report in reports:
-        results = report.get("results", {})
-        failed += results.get("failed_checks", [])
-        skipped += results.get("skipped_checks", [])
-        passed += results.get("passed_checks", [])
-        errors += results.get("parsing_errors", [])
-    return CheckovReport(failed, skipped, passed, errors)
+    return run_checkov(root, "cloudformation")
 
 
 def _in(stack_id: str, check: dict[str, Any]) -> bool:

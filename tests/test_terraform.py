@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import re
 import shutil
-import subprocess
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -25,7 +22,7 @@ import yaml
 from combinations import SUPPORTED, Answers, combination_id
 from conftest import Render
 from rendered_stack import RenderedStack
-from toolchains import checkov_bin
+from toolchains import CheckovReport, run_checkov
 
 TF_COMBINATIONS = [answers for answers in SUPPORTED if answers["iac_tool"] == "terraform"]
 IDS = [combination_id(answers) for answers in TF_COMBINATIONS]
@@ -727,37 +724,13 @@ def test_workflow(stack: Stack) -> None:
 # ---------------------------------------------------------------- checkov
 
 
-@dataclass
-class CheckovReport:
-    failed: list[dict[str, Any]]
-    skipped: list[dict[str, Any]]
-    passed: list[dict[str, Any]]
-    parsing_errors: list[str]
-
-
 @pytest.fixture(scope="session")
 def checkov(stacks: dict[str, Stack], tmp_path_factory: pytest.TempPathFactory) -> CheckovReport:
     """checkov once over every render's infra/terraform."""
     root = tmp_path_factory.mktemp("checkov-terraform")
     for name, stack in stacks.items():
         shutil.copytree(stack.folder, root / name)
-    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE"}
-    result = subprocess.run(
-        [str(checkov_bin()), "-d", str(root), "--framework", "terraform", "--skip-download",
-         "--output", "json"],
-        capture_output=True, text=True, env=env, timeout=600, check=False,
-    )  # fmt: skip
-    assert result.stdout.strip(), result.stderr[-2000:]
-    reports = json.loads(result.stdout)
-    reports = reports if isinstance(reports, list) else [reports]
-    failed, skipped, passed, errors = [], [], [], []
-    for report in reports:
-        results = report.get("results", {})
-        failed += results.get("failed_checks", [])
-        skipped += results.get("skipped_checks", [])
-        passed += results.get("passed_checks", [])
-        errors += results.get("parsing_errors", [])
-    return CheckovReport(failed, skipped, passed, errors)
+    return run_checkov(root, "terraform")
 
 
 def _in(stack_id: str, check: dict[str, Any]) -> bool:
