@@ -26,16 +26,27 @@ def iac_paths(project: Path, tool: str) -> list[Path]:
     ]
 
 
-def remove_unchosen_iac(project: Path, chosen: str) -> None:
+# The custom resource that accepts Atlas's VPC peering request: CloudFormation (SAM, CDK)
+# has no resource for it; Terraform accepts with aws_vpc_peering_connection_accepter.
+PEERING_ACCEPTER_TOOLS = ("sam", "cdk")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def remove_unchosen_iac(project: Path, chosen: str, network_mode: str) -> None:
     """Delete every IaC tool's files except the chosen tool's."""
     for tool in IAC_TOOLS:
         if tool == chosen:
             continue
         for path in iac_paths(project, tool):
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
+            _remove(path)
+    if network_mode != "peering" or chosen not in PEERING_ACCEPTER_TOOLS:
+        _remove(project / "infra" / "peering_accepter")
 
 
 DEPLOY_STEPS = {
@@ -80,7 +91,7 @@ def next_steps(answers: Answers) -> str:
 
 
 def main(answers: Answers, project: Path) -> int:
-    remove_unchosen_iac(project, answers["iac_tool"])
+    remove_unchosen_iac(project, answers["iac_tool"], answers["network_mode"])
     print(next_steps(answers))
     return 0
 

@@ -112,7 +112,7 @@ def test_post_gen_removes_the_other_tools(tmp_path: Path) -> None:
             else:
                 path.mkdir(parents=True)
                 (path / "main.tf").write_text("x")
-    post_gen.remove_unchosen_iac(tmp_path, "sam")
+    post_gen.remove_unchosen_iac(tmp_path, "sam", "nat")
     remaining = sorted(
         p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()
     )
@@ -121,6 +121,21 @@ def test_post_gen_removes_the_other_tools(tmp_path: Path) -> None:
         "infra/sam/main.tf",
         "tests/test_infra_sam.py",
     ]
+
+
+@pytest.mark.parametrize(
+    ("tool", "network", "kept"),
+    [("sam", "peering", True), ("cdk", "peering", True), ("terraform", "peering", False),
+     ("sam", "nat", False), ("cdk", "private_endpoint", False)],
+)  # fmt: skip
+def test_peering_accepter_only_where_cloudformation_peers(
+    tmp_path: Path, tool: str, network: str, kept: bool
+) -> None:
+    accepter = tmp_path / "infra" / "peering_accepter" / "peering_accepter.py"
+    accepter.parent.mkdir(parents=True)
+    accepter.write_text("x")
+    post_gen.remove_unchosen_iac(tmp_path, tool, network)
+    assert accepter.exists() == kept
 
 
 @pytest.mark.parametrize("tool", ["terraform", "sam", "cdk"])

@@ -56,7 +56,9 @@ def test_every_supported_combination_renders(cookies: Any, combo: dict[str, Any]
     assert result.exit_code == 0, result.exception
     project = Path(result.project_path)
     check_project_files(project)
-    assert sorted(p.name for p in (project / "infra").iterdir()) == [combo["iac_tool"]]
+    accepter = combo["network_mode"] == "peering" and combo["iac_tool"] != "terraform"
+    expected_infra = sorted([combo["iac_tool"], *(["peering_accepter"] if accepter else [])])
+    assert sorted(p.name for p in (project / "infra").iterdir()) == expected_infra
     workflows = {p.name for p in (project / ".github" / "workflows").glob("infra-*.yml")}
     assert workflows <= {f"infra-{combo['iac_tool']}.yml"}
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())

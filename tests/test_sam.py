@@ -121,7 +121,9 @@ def test_only_sam_files_are_generated(stack: Stack) -> None:
         "samconfig.toml",
         "template.yaml",
     ]
-    assert sorted(p.name for p in (stack.project / "infra").iterdir()) == ["sam"]
+    # The peering accepter's source is shared with the CDK app (a folder of its own).
+    accepter = ["peering_accepter"] if stack.answers["network_mode"] == "peering" else []
+    assert sorted(p.name for p in (stack.project / "infra").iterdir()) == [*accepter, "sam"]
     workflows = stack.project / ".github" / "workflows"
     assert sorted(p.name for p in workflows.glob("infra-*.yml")) == ["infra-sam.yml"]
     for path in [*stack.folder.iterdir(), workflows / "infra-sam.yml"]:

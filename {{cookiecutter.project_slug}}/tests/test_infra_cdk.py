@@ -21,8 +21,9 @@ from aws_cdk import App
 from aws_cdk.assertions import Match, Template
 
 INFRA = Path(__file__).resolve().parent.parent / "infra" / "cdk"
-if str(INFRA) not in sys.path:
-    sys.path.insert(0, str(INFRA))
+for folder in (INFRA, INFRA.parent / "peering_accepter"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 import service_stack  # noqa: E402 - lives in infra/cdk, put on the path above
 {%- if network == "peering" %}

@@ -101,6 +101,8 @@ ACCESS_LOG_FORMAT = {
 
 HERE = Path(__file__).resolve().parent
 PACKAGE_ZIP = HERE.parent.parent / "dist" / "lambda.zip"
+# The custom resource that accepts the VPC peering request (shared with the SAM stack).
+PEERING_ACCEPTER = HERE.parent / "peering_accepter"
 
 
 # --- deploy-time settings (CDK context) -----------------------------------------------------
@@ -792,7 +794,9 @@ class ServiceStack(Stack):
             self,
             "PeeringAccepter",
             description="Accepts the VPC peering request MongoDB Atlas sends to this stack's VPC",
-            code=lambda_.Code.from_asset(str(HERE), exclude=["*", ".*", "!peering_accepter.py"]),
+            code=lambda_.Code.from_asset(
+                str(PEERING_ACCEPTER), exclude=["*", ".*", "!peering_accepter.py"]
+            ),
             handler="peering_accepter.handler",
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
