@@ -12,11 +12,18 @@ Scenarios:
                           (IAM: also the imports the first MONGODB-AWS authentication makes)
 ``first``                 import the handler, then its first ``GET /health``
 ``naive-first``           the same with bench/naive.py
-``serve``                 BENCH_KINDS (``product``, ``naive``, ``ping``: a bare
-                          ``db.command("ping")`` on a connected client; two kinds
-                          alternate in blocks): a first call each, print READY, wait
-                          for a line on stdin, BENCH_CALLS timed calls each, print
-                          RESULT, wait for a line, exit
+``serve``                 BENCH_KINDS, among ``product`` (the handler), ``resolver``
+                          (the handler's routing and database work without its logging
+                          and metrics: ``handler.serve``), ``naive``, ``ping`` (a bare
+                          ``db.command("ping")`` on a connected client) and
+                          ``ping_events`` (the same on a client with the project's
+                          driver-event listeners); kinds alternate in blocks: a first
+                          call each, print READY, wait for a line on stdin,
+                          BENCH_CALLS timed calls each, print RESULT, wait for a line, exit
+
+The function's own output (its JSON log lines and EMF metrics, one of each per
+invocation) goes to a file, as Lambda sends stdout to its log pipe; the protocol
+lines above go to the original stdout.
 """
 
 from __future__ import annotations
@@ -40,7 +47,12 @@ PACKAGE = os.environ.get("BENCH_PACKAGE", "")
 
 
 class FakeContext:
-    """The part of the Lambda context object the handler reads."""
+    """The part of the Lambda context object the handler and Powertools read."""
+
+    function_name = "bench-fn"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:bench-fn"
+    aws_request_id = "bench-request"
 
     def __init__(self, timeout_s: float = 15.0) -> None:
         self._deadline = time.monotonic() + timeout_s
@@ -49,11 +61,17 @@ class FakeContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+PROTOCOL = sys.stdout  # READY and RESULT lines for bench/measure.py
+
+
 def lambda_logging() -> None:
-    """A root handler, as the Lambda runtime installs before it loads the function."""
+    """A root handler, as the Lambda runtime installs before it loads the function, and
+    the function's stdout to a file (Lambda: its log pipe), one write per line."""
     import logging
+    import tempfile
 
     logging.basicConfig(stream=open(os.devnull, "w"), level=logging.WARNING)  # noqa: SIM115
+    sys.stdout = tempfile.TemporaryFile("w", buffering=1)  # noqa: SIM115 - until exit
 
 
 def load_product() -> tuple[Any, Any]:
@@ -64,7 +82,9 @@ def load_product() -> tuple[Any, Any]:
     handler = importlib.import_module(f"{PACKAGE}.handler")
     mongo = sys.modules[f"{PACKAGE}.mongo"]
     if AUTH == "password" and os.environ.get("BENCH_SECRET_READER") != "real":
-        credentials = mongo.Credentials(
+        # Credentials live in secret.py (mongo.py before Powertools: the baseline).
+        where = sys.modules.get(f"{PACKAGE}.secret", mongo)
+        credentials = where.Credentials(
             os.environ["BENCH_DB_USER"], os.environ["BENCH_DB_PASSWORD"]
         )
         mongo.reset_for_tests(mongo.ClientHolder(secret_reader=lambda arn: credentials))
@@ -130,12 +150,17 @@ def first(naive: bool) -> dict[str, Any]:
 
 
 def caller(kind: str, event: dict[str, Any]) -> Any:
-    """One invocation of ``kind``: the generated handler, the naive one, or a bare ping."""
-    if kind == "ping":
+    """One invocation of ``kind`` (see the module's docstring)."""
+    if kind in {"ping", "ping_events"}:
         import naive
         from pymongo import MongoClient
 
-        client: Any = MongoClient(os.environ["MONGODB_URI"], **naive.auth_options())
+        options = naive.auth_options()
+        if kind == "ping_events":  # the listeners the project registers on its client
+            load_product()
+            events = importlib.import_module(f"{PACKAGE}.driver_events").DriverEvents()
+            options["event_listeners"] = events.listeners()
+        client: Any = MongoClient(os.environ["MONGODB_URI"], **options)
         database = client[os.environ["MONGODB_DATABASE"]]
 
         def ping(context: FakeContext) -> int:
@@ -144,6 +169,12 @@ def caller(kind: str, event: dict[str, Any]) -> Any:
 
         return ping
     handler = importlib.import_module("naive") if kind == "naive" else load_product()[0]
+    if kind == "resolver":
+
+        def serve(context: FakeContext) -> int:
+            return int(handler.serve(event, context)["statusCode"])
+
+        return serve
 
     def invoke(context: FakeContext) -> int:
         return int(handler.handler(event, context)["statusCode"])
@@ -159,7 +190,7 @@ def serve(kinds: list[str], calls: int) -> dict[str, Any]:
     event = load_event()
     calls_of = {kind: caller(kind, event) for kind in kinds}
     first_status = max(call(FakeContext()) for call in calls_of.values())
-    print("READY", flush=True)
+    print("READY", file=PROTOCOL, flush=True)
     sys.stdin.readline()
     samples: dict[str, list[float]] = {kind: [] for kind in kinds}
     failures = 0
@@ -195,7 +226,7 @@ def main() -> int:
     result["since_start_ms"] = ms(time.perf_counter() - STARTED)
     import json
 
-    print("RESULT " + json.dumps(result), flush=True)
+    print("RESULT " + json.dumps(result), file=PROTOCOL, flush=True)
     if scenario == "serve":
         sys.stdin.readline()  # stay alive (sockets open) until the driver has counted
     # A container is frozen, not shut down: skip the interpreter's teardown (pymongo's

@@ -2,7 +2,7 @@
 
 Without ``MONGODB_URI``, an embedded stand-in server (wire protocol on loopback,
 real CRUD semantics) plays Atlas.  With it, the events go to that deployment
-(``MONGODB_DATABASE`` defaults to {{ cookiecutter.database_name | tojson }}){% if cookiecutter.auth_mode == "password" %}; the password comes from
+(``MONGODB_DATABASE`` defaults to :data:`DEFAULT_DATABASE`){% if cookiecutter.auth_mode == "password" %}; the password comes from
 ``MONGODB_SECRET_ARN`` if set, else from ``MONGODB_USERNAME`` and
 ``MONGODB_PASSWORD``, which only this local invoker reads{% else %}, authenticating with your own AWS
 credentials (environment or profile) as the function does with its role{% endif %}.
