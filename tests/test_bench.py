@@ -15,6 +15,7 @@ PER_AUTH_ROWS = (
     "cold start, Powertools from its layer (no bytecode)",
     "cold start, today's handler",
     "warm overhead of logging and metrics",
+    "first `POST /items` with an Idempotency-Key",
     "package zip, Powertools from its layer instead",
     "first invocation `GET /health`",
     "warm invocation p50",
