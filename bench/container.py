@@ -21,7 +21,8 @@ Scenarios:
                           and metrics: ``handler.serve``), ``naive``, ``ping`` (a bare
                           ``db.command("ping")`` on a connected client) and
                           ``ping_events`` (the same on a client with the project's
-                          driver-event listeners); kinds alternate in blocks: a first
+                          driver-event listeners), ``baseline`` (the handler before
+                          Powertools); kinds alternate in blocks: a first
                           call each, print READY, wait for a line on stdin,
                           BENCH_CALLS timed calls each, print RESULT, wait for a line, exit
 
@@ -48,6 +49,9 @@ if TYPE_CHECKING:
 AUTH = os.environ["BENCH_AUTH"]  # "iam" or "password"
 BLOCK = 50  # warm calls in a row of one kind before the other kind's turn
 PACKAGE = os.environ.get("BENCH_PACKAGE", "")
+# The same service as generated before Powertools (BASELINE_REF in bench/run.py), under
+# another package name so both can serve in one container.
+BASELINE_PACKAGE = os.environ.get("BENCH_BASELINE_PACKAGE", "")
 
 
 class FakeContext:
@@ -78,16 +82,16 @@ def lambda_logging() -> None:
     sys.stdout = tempfile.TemporaryFile("w", buffering=1)  # noqa: SIM115 - until exit
 
 
-def load_product() -> tuple[Any, Any]:
+def load_product(package: str = PACKAGE) -> tuple[Any, Any]:
     """Import the generated handler; in password mode, read the secret from the environment.
 
     BENCH_SECRET_READER=real keeps the real Secrets Manager reader (pointed at a
     loopback endpoint by AWS_ENDPOINT_URL_SECRETS_MANAGER)."""
-    handler = importlib.import_module(f"{PACKAGE}.handler")
-    mongo = sys.modules[f"{PACKAGE}.mongo"]
+    handler = importlib.import_module(f"{package}.handler")
+    mongo = sys.modules[f"{package}.mongo"]
     if AUTH == "password" and os.environ.get("BENCH_SECRET_READER") != "real":
         # Credentials live in secret.py (mongo.py before Powertools: the baseline).
-        where = sys.modules.get(f"{PACKAGE}.secret", mongo)
+        where = sys.modules.get(f"{package}.secret", mongo)
         credentials = where.Credentials(
             os.environ["BENCH_DB_USER"], os.environ["BENCH_DB_PASSWORD"]
         )
@@ -193,7 +197,10 @@ def caller(kind: str, event: dict[str, Any]) -> Any:
             return 200
 
         return ping
-    handler = importlib.import_module("naive") if kind == "naive" else load_product()[0]
+    if kind == "naive":
+        handler = importlib.import_module("naive")
+    else:
+        handler = load_product(BASELINE_PACKAGE if kind == "baseline" else PACKAGE)[0]
     if kind == "resolver":
 
         def serve(context: FakeContext) -> int:

@@ -96,7 +96,10 @@ class Bench:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(home),  # empty: no ~/.aws of this machine
             "LANG": "C.UTF-8",
-            "PYTHONPATH": str(project / "src"),
+            "PYTHONPATH": os.pathsep.join(
+                [str(project / "src"), *([str(args.baseline_src)] if args.baseline_src else [])]
+            ),
+            "BENCH_BASELINE_PACKAGE": args.baseline_package,
             "AWS_LAMBDA_FUNCTION_NAME": "bench-fn",
             "AWS_EXECUTION_ENV": f"AWS_Lambda_python{args.python_version}",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
@@ -295,6 +298,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             log(f"{args.auth}: cold start, {name} layout")
             # Lambda's code directories are read-only: nothing compiled at import is kept.
             on_path = {"PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1"}
+            if name == "baseline":
+                on_path["BENCH_PACKAGE"] = args.baseline_package
             results.setdefault("layouts", {})[name] = bench.interleaved(
                 {"floor": ("floor-import", on_path), "product": ("cold", on_path)}
             )
@@ -328,8 +333,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 samples.append(bench.once("keyed"))
             results["keyed"] = summarise(samples)
         if "warm" in sections:
-            log(f"{args.auth}: warm, {args.warm_runs} x {args.warm_calls} calls of {WARM_KINDS}")
-            warm = bench.warm(WARM_KINDS, args.warm_runs, args.warm_calls)
+            kinds = WARM_KINDS + (",baseline" if args.baseline_src else "")
+            log(f"{args.auth}: warm, {args.warm_runs} x {args.warm_calls} calls of {kinds}")
+            warm = bench.warm(kinds, args.warm_runs, args.warm_calls)
             results["warm"] = {
                 "product": warm["product"],
                 "floor": warm["ping"],
@@ -337,6 +343,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 "ping_events": warm["ping_events"],
                 "diff_us": warm["diff_us"],
             }
+            if args.baseline_src:
+                results["warm"]["baseline"] = warm["baseline"]
         if "naive" in sections:
             log(f"{args.auth}: naive warm, {args.naive_runs} x {args.warm_calls} calls")
             naive = bench.warm("naive", args.naive_runs, args.warm_calls)["naive"]
@@ -365,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--container-calls", type=int, default=20)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--sections", default=",".join(SECTIONS))
+    parser.add_argument("--baseline-src", type=Path, help="src/ of the project before Powertools")
+    parser.add_argument("--baseline-package", default="baseline_service")
     parser.add_argument(
         "--layout",
         action="append",

@@ -52,6 +52,7 @@ TARGETS = {"warm": 1.10, "cold": 1.50, "package": 0.30, "telemetry_us": 100.0}
 ARCHITECTURE = {"aarch64": "arm64", "arm64": "arm64"}.get(platform.machine(), "x86_64")
 # The template before Powertools, for the "today's handler" row (git history needed).
 BASELINE_REF = "5b80ba9"
+BASELINE_PACKAGE = "baseline_service"  # another name: it serves beside the product in one process
 # What the Powertools Lambda layer brings instead of the zip (its other extras are never
 # imported by the project).
 LAYER_DISTRIBUTIONS = ("aws-lambda-powertools", "typing-extensions")
@@ -125,6 +126,7 @@ def measure(
     lambda_bin: Path,
     quick: bool,
     layouts: dict[str, str],
+    baseline: Path | None,
 ) -> Any:
     counts = {
         "--reps": 3 if quick else 20,
@@ -136,6 +138,8 @@ def measure(
     }
     options = [str(x) for item in counts.items() for x in item] + (["--quick"] if quick else [])
     options += [f"--layout={name}={path}" for name, path in layouts.items()]
+    if baseline is not None:
+        options += ["--baseline-src", str(baseline / "src"), "--baseline-package", BASELINE_PACKAGE]
     process = subprocess.run(
         [str(project_bin / "python"), str(BENCH / "measure.py"), "--project", str(project),
          "--package", PACKAGE, "--auth", auth, "--python", str(lambda_bin / "python"),
@@ -273,7 +277,7 @@ def render_baseline(out: Path, answers: dict[str, Any]) -> Path | None:
             cookiecutter(
                 str(template),
                 no_input=True,
-                extra_context=answers,
+                extra_context={**answers, "package_name": BASELINE_PACKAGE},
                 output_dir=str(out / "baseline"),
                 overwrite_if_exists=True,
             )
@@ -391,6 +395,18 @@ def table(results: dict[str, Any]) -> list[str]:
         p, f, n = warm["product"], warm["floor"], warm["naive"]
         calls = int(p["calls"])
         rows += telemetry_rows(auth, warm)
+        if "baseline" in warm:
+            b = warm["baseline"]
+            rows.append(
+                (f"warm invocation p50, today's handler ({results['baseline']})", auth,
+                 ms(b["p50_ms"]),
+                 f"with Powertools: {ms(p['p50_ms'])}; bare `ping`: {ms(f['p50_ms'])}",
+                 f"Powertools {warm['diff_us']['product-baseline']:+.0f} µs",
+                 "report (same containers)")
+            )  # fmt: skip
+        else:
+            rows.append(("warm invocation p50, today's handler", auth,
+                         f"skipped (no {BASELINE_REF} in git)", "", "", ""))  # fmt: skip
         for q, target in (("p50", f"<= {TARGETS['warm']:.2f}x"), ("p99", "report")):
             # The handler and the floor alternate in one container; the ratio is the median
             # over containers of each container's own ratio.
@@ -570,21 +586,27 @@ def main(argv: list[str] | None = None) -> int:
     answers = {"python_version": PYTHON_VERSION, "architecture": ARCHITECTURE}
     projects = {auth: render(projects_dir / auth, auth_mode=auth, **answers) for auth in AUTH_MODES}
     on_path: dict[str, dict[str, str]] = {auth: {} for auth in AUTH_MODES}
+    baseline: dict[str, Path] = {}
+    for auth in AUTH_MODES:
+        found = render_baseline(args.out / "baseline" / auth, {**answers, "auth_mode": auth})
+        if found is not None:
+            baseline[auth] = found
+    results["baseline"] = BASELINE_REF if baseline else None
     if not args.quick:
         log("packages: scripts/package.py per auth mode, and the naive zip (needs PyPI)")
         results["packages"] = packages(projects, project_bin, args.out)
         log(f"layouts: the zip, Powertools from a layer, and the template at {BASELINE_REF}")
-        baseline = {}
-        for auth in AUTH_MODES:
-            found = render_baseline(args.out / "baseline" / auth, {**answers, "auth_mode": auth})
-            if found is not None:
-                baseline[auth] = found
-        results["baseline"] = BASELINE_REF if baseline else None
         on_path = layouts(projects, project_bin, args.out, baseline)
     for auth in AUTH_MODES:
         log(f"measuring auth_mode={auth}")
         results["measured"][auth] = measure(
-            projects[auth], auth, project_bin, lambda_bin, args.quick, on_path[auth]
+            projects[auth],
+            auth,
+            project_bin,
+            lambda_bin,
+            args.quick,
+            on_path[auth],
+            baseline.get(auth),
         )
     log("bake time per combination")
     results["bake"] = bake_times(args.quick)
