@@ -63,7 +63,7 @@ DEPLOY_STEPS = {
     ],
     "cdk": [
         "make package",
-        "cd infra/cdk && npm ci  # the pinned aws-cdk CLI (needs Node.js 20+)",
+        "cd infra/cdk && npm ci  # the pinned aws-cdk CLI (needs Node.js 22+)",
         "fill atlasProjectId, atlasClusterName and mongodbUri in infra/cdk/cdk.json",
         "npx cdk bootstrap && npx cdk deploy mongodb-atlas-extensions  # once per account/region",
         "npx cdk deploy PROJECT_SLUG",
