@@ -786,7 +786,7 @@ def test_a_cluster_named_like_a_suffix_keeps_its_standard_string() -> None:
         (
             # pragma: allowlist nextline secret
             "mongodb+srv://app:s3cret@cluster0.ab1cd.mongodb.net/?retryWrites=true",
-            "'mongodb+srv://<user:password>@cluster0.ab1cd.mongodb.net/<database and options>'",
+            "'mongodb+srv://<credentials>@cluster0.ab1cd.mongodb.net/<database and options>'",
         ),
         (
             "mongodb+srv://cluster0.ab1cd.mongodb.net/?authMechanismProperties=s3cret",

@@ -264,7 +264,7 @@ def redacted(uri: str) -> str:
     scheme, _, rest = uri.partition("://")
     _, at, rest = rest.rpartition("@")
     host = re.split(r"[/?]", rest, maxsplit=1)[0]
-    shown = f"{scheme}://" + ("<user:password>@" if at else "") + host
+    shown = f"{scheme}://" + ("<credentials>@" if at else "") + host
     return shown + ("/<database and options>" if rest.rstrip("/") != host else "")
 
 
