@@ -415,8 +415,8 @@ def test_one_default_route_sends_everything_to_the_function(
     assert "DestinationArn" in stage["Properties"]["AccessLogSettings"]
     reserved = int(combo.get("reserved_concurrency", 50))
     assert stage["Properties"]["DefaultRouteSettings"] == {
-        "ThrottlingBurstLimit": reserved,
-        "ThrottlingRateLimit": reserved * 10,
+        "ThrottlingBurstLimit": min(reserved, 5000),
+        "ThrottlingRateLimit": min(reserved * 10, 10000),
     }
 
 

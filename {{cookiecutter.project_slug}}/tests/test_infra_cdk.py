@@ -367,8 +367,8 @@ def test_stage_logs_access_and_throttles_to_the_reserved_concurrency(template: T
             "AutoDeploy": True,
             "AccessLogSettings": {"DestinationArn": Match.any_value(), "Format": Match.any_value()},
             "DefaultRouteSettings": {
-                "ThrottlingBurstLimit": RESERVED_CONCURRENCY,
-                "ThrottlingRateLimit": RESERVED_CONCURRENCY * 10,
+                "ThrottlingBurstLimit": min(RESERVED_CONCURRENCY, 5000),
+                "ThrottlingRateLimit": min(RESERVED_CONCURRENCY * 10, 10000),
             },
         },
     )
