@@ -1,8 +1,7 @@
 {%- set auth = cookiecutter.auth_mode -%}
 """The service: the function behind its HTTP API, its way to Atlas, and its Atlas user.
 
-Generated for "{{ cookiecutter.network_mode }}" networking and "{{ auth }}" database authentication. Each
-part is a construct of its own file; this stack only composes them.
+Each part is a construct of its own file; this stack only composes them.
 """
 
 from __future__ import annotations
