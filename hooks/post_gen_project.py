@@ -56,9 +56,7 @@ DEPLOY_STEPS = {
     ],
     "sam": [
         "make package",
-        "cd infra/sam && aws cloudformation deploy --stack-name mongodb-atlas-extensions "
-        "--template-file atlas-extensions.yaml --capabilities CAPABILITY_IAM"
-        "  # once per account and region",
+        "cd infra/sam && sam deploy --config-env atlas-extensions  # once per account and region",
         "cd infra/sam && sam build && sam deploy --guided",
     ],
     "cdk": [
