@@ -1163,6 +1163,7 @@ WHAT_CAN_GO_WRONG_BY_MODE = {
 def test_readme_walks_through_the_first_deploy(stack: Stack) -> None:
     readme = (stack.folder / "README.md").read_text(encoding="utf-8")
     assert "## What must exist before the first deploy" in readme
+    assert f"CI uses {SAM_CLI_VERSION}" in readme  # the version the workflow installs
     assert "aws lambda get-account-settings" in readme and "--query AccountLimit" in readme
     assert f"at least {100 + int(stack.answer('reserved_concurrency'))}" in readme
 
