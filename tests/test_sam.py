@@ -762,7 +762,7 @@ def _run_accepter(stack: Stack, ec2: FakeEc2, monkeypatch: pytest.MonkeyPatch) -
     accepter = _load_accepter(stack)
     answers: list[dict[str, Any]] = []
     monkeypatch.setattr(accepter.boto3, "client", lambda service: ec2)
-    monkeypatch.setattr(accepter.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(accepter, "POLL_SECONDS", 0)  # the wait for "active" after accepting
     monkeypatch.setattr(
         accepter,
         "respond",
@@ -1346,7 +1346,7 @@ def test_sam_deploy_extensions_settings(sam_project: Stack) -> None:
     assert re.search(r"Stack name\s+: mongodb-atlas-extensions$", output, re.MULTILINE), output
     assert re.search(rf"Region\s+: {sam_project.region}$", output, re.MULTILINE), output
     assert re.search(r"Deployment s3 bucket\s+: None$", output, re.MULTILINE), output
-    assert "Could not connect to the endpoint URL" in output, output[-2000:]
+    assert 'Could not connect to the endpoint URL: "http://127.0.0.1:9/"' in output, output[-2000:]
 
 
 # ---------------------------------------------------------------- checkov
