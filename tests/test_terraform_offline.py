@@ -17,7 +17,9 @@ import pytest
 from combinations import SUPPORTED, combination, combination_id
 from conftest import Render
 from terraform_support import named, parse_folder
-from tfstub import OfflineTerraform, Result
+from tfstub import OfflineTerraform, Result, cty, values
+from tfstub.schema import block_type, providers
+from tfstub.schema_check import check
 
 TERRAFORM = [answers for answers in SUPPORTED if answers["iac_tool"] == "terraform"]
 # The base for planted errors: all three providers, the most resources.
@@ -441,3 +443,125 @@ def test_providers_terraform_starts_itself_work_too(
     planned = terraform.plan(config, realistic_variables(config))
     assert planned.ok, explain(planned)
     assert planned.plan is not None and planned.plan["resource_changes"]
+
+
+# ---------------------------------------------------------------- schema check
+
+
+@pytest.mark.parametrize("answers", TERRAFORM, ids=combination_id)
+def test_schema_check_finds_nothing_in_a_rendering(
+    answers: dict[str, Any], render_once: Render
+) -> None:
+    assert check(terraform_dir(render_once, answers)) == []
+
+
+PLANTED_PROBLEMS = """
+resource "aws_vcp" "typo" {
+  cidr_block = "10.1.0.0/16"
+}
+
+resource "aws_vpc" "planted" {
+  cidr_block          = "10.1.0.0/16"
+  enable_dns_hostname = true
+  enable_dns_support  = ["yes"]
+  arn                 = "arn:aws:ec2:us-east-1:123456789012:vpc/vpc-0a1b2c3d4e5f60718"
+}
+
+resource "aws_lambda_permission" "planted" {
+  action    = "lambda:InvokeFunction"
+  principal = "apigateway.amazonaws.com"
+}
+
+resource "aws_lambda_function" "planted" {
+  function_name = "planted"
+  role          = aws_iam_role.function.arn
+  vpc_config = {
+    subnet_ids = []
+  }
+  environment {
+    variable = {}
+  }
+  logging_config {
+    log_format = "Text"
+  }
+  logging_config {
+    log_format = "JSON"
+  }
+}
+
+resource "aws_subnet" "planted" {
+  vpc_id     = aws_vpc.planted.vpc_identifier
+  cidr_block = data.mongodbatlas_advanced_cluster.atlas.connection_strings.private_endpoint[0].srv
+
+  tags = {
+    Name = aws_vpc.nowhere.id
+  }
+}
+
+ephemeral "random_password" "planted" {
+  special = true
+}
+"""
+
+
+def test_schema_check_names_every_planted_problem_at_once(
+    render_once: Render, tmp_path: Path
+) -> None:
+    problems = check(planted(render_once, tmp_path, PLANTED_PROBLEMS))
+    expected = [
+        "aws_vcp.typo: no resource type aws_vcp",
+        "aws_vpc.planted: unsupported argument enable_dns_hostname",
+        "aws_vpc.planted: enable_dns_support: a bool is required",
+        "aws_vpc.planted: arn is computed only",
+        "aws_lambda_permission.planted: missing required argument function_name",
+        "aws_lambda_function.planted: vpc_config is a block, not an argument",
+        "aws_lambda_function.planted.environment: unsupported argument variable",
+        "aws_lambda_function.planted: at most 1 logging_config block",
+        "ephemeral.random_password.planted: missing required argument length",
+        "aws_vpc.planted.vpc_identifier: no attribute vpc_identifier",
+        "connection_strings.private_endpoint[0].srv: no attribute srv",
+        "reference to undeclared aws_vpc.nowhere",
+    ]
+    missing = [e for e in expected if not any(e in p for p in problems)]
+    assert not missing, "\n".join(problems)
+    assert all(p.startswith("planted.tf: ") for p in problems), problems
+    assert len(problems) == len(expected), problems
+
+
+# ---------------------------------------------------------------- provider answers, unit
+
+
+def test_a_plan_leaves_computed_attributes_unknown_and_write_only_ones_null() -> None:
+    pytest.importorskip("msgpack")
+    block = providers()["mongodbatlas"].resource_schemas["mongodbatlas_database_user"]["block"]
+    proposed = {name: None for name in block["attributes"]} | {
+        "project_id": "6512a0f1c2d3e4f5a6b7c8d9",
+        "username": "app",
+        "auth_database_name": "admin",
+        "password_wo": "secret",
+        "password_wo_version": 1,
+        "roles": [{"role_name": "readWrite", "database_name": "app", "collection_name": None}],
+        "labels": [],
+        "scopes": [],
+    }
+    planned = values.plan(block, proposed)
+    assert planned["id"] is cty.UNKNOWN  # computed only
+    assert planned["x509_type"] is cty.UNKNOWN  # optional and computed, left unset
+    assert planned["password_wo"] is None  # write-only: never in a plan
+    assert planned["password"] is None  # optional, not computed: stays null
+    assert planned["username"] == "app"
+    assert planned["roles"] == proposed["roles"]
+    # What Terraform receives decodes to the same value.
+    implied = block_type(block)
+    assert cty.unpack(cty.pack(planned, implied), implied) == planned
+
+
+def test_placeholders_fill_lists_with_several_elements_and_keep_configuration() -> None:
+    block = providers()["aws"].data_source_schemas["aws_availability_zones"]["block"]
+    config = {name: None for name in block["attributes"]} | {"state": "available"}
+    config |= {"filter": [], "timeouts": None}
+    state = values.read("aws_availability_zones", block, config, {}, None)
+    assert state["state"] == "available"
+    assert state["names"] == ["names-1", "names-2", "names-3"]
+    assert len(state["zone_ids"]) == 3
+    assert state["all_availability_zones"] is None  # optional, not computed: not invented
