@@ -64,10 +64,12 @@ def test_terraform_validates_and_plans(
 
     validated = offline_terraform.validate(config)
     assert validated.ok, explain(validated)
-    assert not validated.errors
+    # Warnings too: a deprecated attribute or a failing check block is a finding.
+    assert not validated.diagnostics, explain(validated)
 
     planned = offline_terraform.plan(config, realistic_variables(config))
     assert planned.ok, explain(planned)
+    assert not planned.diagnostics, explain(planned)
     assert planned.plan is not None
     changes = [c for c in planned.plan["resource_changes"] if c["mode"] == "managed"]
     assert changes, "the plan creates nothing"
@@ -338,6 +340,14 @@ output "planted_private_endpoint_uri" {
   ])
 }
 
+output "planted_cluster_regions" {
+  value = flatten([
+    for spec in data.mongodbatlas_advanced_cluster.planted.replication_specs : [
+      for region in spec.region_configs : region.region_name if region.provider_name == "AWS"
+    ]
+  ])
+}
+
 output "planted_policy" {
   value = jsondecode(data.aws_iam_policy_document.planted.json)
 }
@@ -362,6 +372,7 @@ def test_data_sources_answer_realistic_placeholders(
     assert (
         planned["planted_private_endpoint_uri"] == "mongodb+srv://cluster0-pl-0.ab1cd.mongodb.net"
     )
+    assert planned["planted_cluster_regions"] == ["EU_WEST_1"]
     assert planned["planted_policy"]["Statement"] == [
         {
             "Effect": "Allow",

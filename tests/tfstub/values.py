@@ -242,7 +242,9 @@ def substitute(value: Any, variables: Mapping[str, str]) -> Any:
     if isinstance(value, list):
         return [substitute(item, variables) for item in value]
     if isinstance(value, dict):
-        return {key: substitute(item, variables) for key, item in value.items()}
+        return {
+            substitute(key, variables): substitute(item, variables) for key, item in value.items()
+        }
     return value
 
 
