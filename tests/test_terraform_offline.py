@@ -279,6 +279,55 @@ def test_planted_error_fails_with_its_diagnostic(
         assert address in {d.address for d in matching}, explain(result)
 
 
+def test_a_provider_the_mirror_lacks_fails_init(
+    render_once: Render, tmp_path: Path, offline_terraform: OfflineTerraform
+) -> None:
+    config = planted(render_once, tmp_path, 'resource "null_resource" "planted" {}\n')
+    result = offline_terraform.validate(config)
+    assert not result.ok
+    assert any("hashicorp/null" in d.summary + d.detail for d in result.errors), explain(result)
+
+
+def test_a_provider_version_the_mirror_lacks_fails_init(
+    render_once: Render, tmp_path: Path, offline_terraform: OfflineTerraform
+) -> None:
+    """init checks version constraints against the served versions (mongodbatlas 2.16.0)."""
+    config = planted(render_once, tmp_path, 'module "planted" {\n  source = "./planted"\n}\n')
+    (config / "planted").mkdir()
+    (config / "planted" / "versions.tf").write_text(
+        "terraform {\n"
+        "  required_providers {\n"
+        "    mongodbatlas = {\n"
+        '      source  = "mongodb/mongodbatlas"\n'
+        '      version = ">= 2.17"\n'
+        "    }\n"
+        "  }\n"
+        "}\n"
+    )
+    result = offline_terraform.validate(config)
+    assert not result.ok
+    assert any(">= 2.17" in d.summary + d.detail for d in result.errors), explain(result)
+
+
+def test_a_lock_file_and_terraform_folder_beside_the_configuration_are_ignored(
+    render_once: Render, tmp_path: Path, offline_terraform: OfflineTerraform
+) -> None:
+    """The real providers' hashes in a committed lock file, or someone's .terraform, would
+    stop init against the stubs: the harness copies the configuration without them."""
+    config = planted(render_once, tmp_path, PLANTED_VPC)
+    (config / ".terraform.lock.hcl").write_text(
+        'provider "registry.terraform.io/hashicorp/aws" {\n'
+        '  version     = "6.0.0"\n'
+        '  constraints = "~> 6.0"\n'
+        '  hashes      = ["h1:notthestubshash="]\n'
+        "}\n"
+    )
+    (config / ".terraform" / "providers").mkdir(parents=True)
+    result = offline_terraform.validate(config)
+    assert result.ok, explain(result)
+    assert (config / ".terraform.lock.hcl").read_text().count("notthestubshash") == 1
+
+
 def test_the_precondition_holds_with_the_default_placeholders(
     render_once: Render, tmp_path: Path, offline_terraform: OfflineTerraform
 ) -> None:
