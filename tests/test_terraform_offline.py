@@ -618,8 +618,8 @@ def test_a_plan_leaves_computed_attributes_unknown_and_write_only_ones_null() ->
 
 def test_placeholders_fill_lists_with_several_elements_and_keep_configuration() -> None:
     block = providers()["aws"].data_source_schemas["aws_availability_zones"]["block"]
-    config = {name: None for name in block["attributes"]} | {"state": "available"}
-    config |= {"filter": [], "timeouts": None}
+    config: dict[str, Any] = {name: None for name in block["attributes"]}
+    config |= {"state": "available", "filter": [], "timeouts": None}
     state = values.read("aws_availability_zones", block, config, {}, None)
     assert state["state"] == "available"
     assert state["names"] == ["names-1", "names-2", "names-3"]
