@@ -497,7 +497,7 @@ def test_providers_terraform_starts_itself_work_too(
     if reason:
         pytest.skip(reason)
     terraform = OfflineTerraform(tmp_path_factory.mktemp("tfstub-launched"), reattach=False)
-    config = terraform_dir(render_once, PLANTED_BASE)
+    config = terraform_dir(render_once, combination("iam", "nat", "terraform", "replica_set"))
     validated = terraform.validate(config)
     assert validated.ok, explain(validated)
     planned = terraform.plan(config, realistic_variables(config))
