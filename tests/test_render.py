@@ -451,3 +451,36 @@ def test_template_repository_follows_its_editorconfig() -> None:
         path = TEMPLATE / name
         if path.is_file():
             assert_follows_editorconfig(path, path.read_text(encoding="utf-8"))
+
+
+def test_make_demo_needs_cookiecutter_only(tmp_path: Path) -> None:
+    """`make demo` renders from a venv holding the pinned cookiecutter alone; the project's
+    own Makefile then builds the project's environment (not the template's test tools)."""
+    dry = subprocess.run(
+        ["make", "-n", "demo", f"DEMO_VENV={tmp_path / 'venv'}", f"DEMO={tmp_path / 'demo'}"],
+        cwd=TEMPLATE, capture_output=True, text=True, check=False,
+    ).stdout  # fmt: skip
+    pin = next(
+        line
+        for line in (TEMPLATE / "tests" / "requirements.txt").read_text().splitlines()
+        if line.startswith("cookiecutter==")
+    )
+    installs = [line for line in dry.splitlines() if " pip install " in line]
+    assert installs == [f"{tmp_path / 'venv'}/bin/python -m pip install --quiet '{pin}'"]
+    assert f"{tmp_path / 'venv'}/bin/cookiecutter --no-input . -o {tmp_path / 'demo'}" in dry
+    assert f"-C {tmp_path / 'demo'}/atlas-lambda-service test invoke" in dry
+
+
+def test_readme_names_the_repository_once_and_every_prompt_in_order() -> None:
+    data = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+    readme = (TEMPLATE / "README.md").read_text()
+    prompts = [k for k in data if not k.startswith("_")]
+    assert f"\nTEMPLATE={data['_repository']}.git " in readme
+    assert readme.count("://github.com/") == readme.count(data["_repository"]) + readme.count(
+        "://github.com/cookiecutter/"
+    ), "the repository's address is written once, in the TEMPLATE= line"
+    assert f"asks {len(prompts)} questions" in readme
+    table = re.findall(r"(?m)^\| `(\w+)` \| ", readme.split("## Prompts")[1].split("##")[0])
+    assert table == prompts
+    generated = (TEMPLATE / "{{cookiecutter.project_slug}}" / "README.md").read_text()
+    assert "({{ cookiecutter._repository }})" in generated and "ORG" not in generated
