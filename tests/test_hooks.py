@@ -159,10 +159,12 @@ def test_tier_menu_states_each_tiers_limits() -> None:
     high = pre_gen.LAMBDA_CONCURRENCY[1]
     for tier, limit in TEMPLATE_DATA["_tier_connection_limits"].items():
         largest = min(pre_gen.max_reserved_concurrency(answers(), tier), high)
-        assert labels[tier].startswith(f"{tier}: {limit:,} connections per node; "), tier
-        assert f"reserved_concurrency up to {largest:,}" in labels[tier], tier
-    assert "network_mode=nat" in labels["FLEX"]
-    assert "smallest for sharded" in labels[pre_gen.SHARDED_MIN_TIER]
+        assert labels[tier].startswith(
+            f"{tier}: {limit:,} per node, reserved_concurrency <= {largest:,}"
+        ), tier
+        assert len(labels[tier]) <= 72, "fits an 80-column menu line"
+    assert "nat, replica_set only" in labels["FLEX"]
+    assert "first for sharded" in labels[pre_gen.SHARDED_MIN_TIER]
 
 
 def test_budget_formula_matches_the_generated_client() -> None:

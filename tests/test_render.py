@@ -184,6 +184,27 @@ def test_every_bad_answer_is_reported_and_the_retry_command_works(tmp_path: Path
     assert (tmp_path / "out" / "svc-1-service" / "src" / "svc_1_service").is_dir()
 
 
+def test_interactive_answers_are_checked_after_the_last_prompt(tmp_path: Path) -> None:
+    """Typed at the prompts (Enter for every default, 700 for the last): the report
+    follows the last prompt, and the retry command holds every answer, fixed."""
+    prompts = [k for k in json.loads((TEMPLATE / "cookiecutter.json").read_text()) if k[0] != "_"]
+    typed = "\n" * (len(prompts) - 1) + "700\n"
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cookiecutter"), str(TEMPLATE), "-o", "out"],
+        input=typed, cwd=tmp_path, env=cli_env(tmp_path / ".home", tmp_path),
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert f"[{len(prompts)}/{len(prompts)}]" in result.stdout  # every prompt was asked
+    (line,) = refusal_lines(result)
+    assert line.startswith("error: reserved_concurrency=700: ")
+    retry = result.stderr.rstrip().splitlines()[-1].strip()
+    assert retry.startswith(f"cookiecutter --no-input {TEMPLATE} --output-dir out ")
+    assert retry.endswith(" reserved_concurrency=600")
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / ".home" / "replay").exists()
+
+
 def test_bad_answers_never_reach_the_replay_file(tmp_path: Path) -> None:
     """cookiecutter writes ~/.cookiecutter_replay/<template>.json after the prompts and
     before the hooks: the answers are checked before it, so --replay never replays them."""
