@@ -40,37 +40,39 @@ def _rules() -> ModuleType:
     return module
 
 
-def _launcher(rules: ModuleType, params: Mapping[str, Any] | None) -> Any:
-    """The command line the user ran, rebuilt from click's parsed parameters."""
-    if params is None or "template" in params:  # cookiecutter's CLI, or its Python API
-        params = params or {"template": str(TEMPLATE_DIR)}
+def _options(params: Mapping[str, Any], flags: dict[str, str]) -> list[str]:
+    words: list[str] = []
+    for flag, key in flags.items():
+        if params.get(key) and str(params[key]) != ".":
+            words += [flag, str(params[key])]
+    return words
+
+
+def _cli_launcher(rules: ModuleType, params: Mapping[str, Any]) -> Any:
+    """The command line the user ran, rebuilt from its parsed parameters; None for a
+    command line that is neither cookiecutter's nor cruft's."""
+    if {"template", "replay"} <= params.keys():  # cookiecutter
         words = ["cookiecutter", "--no-input", str(params["template"])]
-        for flag, key in (
-            ("--checkout", "checkout"),
-            ("--directory", "directory"),
-            ("--output-dir", "output_dir"),
-            ("--config-file", "config_file"),
-        ):
-            if params.get(key) and str(params[key]) != ".":
-                words += [flag, str(params[key])]
+        words += _options(
+            params,
+            {"--checkout": "checkout", "--directory": "directory",
+             "--output-dir": "output_dir", "--config-file": "config_file"},
+        )  # fmt: skip
         if params.get("default_config"):
             words.append("--default-config")
         return rules.Launcher("cookiecutter", tuple(words))
     if "template_git_url" in params:  # cruft create
         words = ["cruft", "create", "--no-input"]
-        for flag, key in (
-            ("--output-dir", "output_dir"),
-            ("--checkout", "checkout"),
-            ("--directory", "directory"),
-            ("--config-file", "config_file"),
-        ):
-            if params.get(key) and str(params[key]) != ".":
-                words += [flag, str(params[key])]
+        words += _options(
+            params,
+            {"--output-dir": "output_dir", "--checkout": "checkout",
+             "--directory": "directory", "--config-file": "config_file"},
+        )  # fmt: skip
         return rules.Launcher("cruft-create", (*words, str(params["template_git_url"])))
-    words = ["cruft", "update"]  # cruft update or diff: the project's stored answers
-    if params.get("project_dir") and str(params["project_dir"]) != ".":
-        words += ["--project-dir", str(params["project_dir"])]
-    return rules.Launcher("cruft-update", tuple(words))
+    if {"project_dir", "checkout"} <= params.keys():  # cruft update or diff: stored answers
+        words = ["cruft", "update", *_options(params, {"--project-dir": "project_dir"})]
+        return rules.Launcher("cruft-update", tuple(words))
+    return None
 
 
 def _cli_context() -> Any:
@@ -90,15 +92,16 @@ def _cli_context() -> Any:
 def check_answers(answers: Mapping[str, Any]) -> str:
     rules = _rules()
     context = _cli_context()
-    params = dict(context.params) if context is not None else None
-    text = rules.report(dict(answers), _launcher(rules, params))
+    launcher = _cli_launcher(rules, context.params) if context is not None else None
+    api = rules.Launcher("cookiecutter", ("cookiecutter", "--no-input", str(TEMPLATE_DIR)))
+    text = rules.report(dict(answers), launcher or api)
     if text is None:
         return "yes"
-    if context is None:  # called as a library: an exception the caller can catch
-        from cookiecutter.exceptions import FailedHookException
+    if launcher is None:  # rendered through a Python API: an exception the caller can catch
+        from cookiecutter.exceptions import FailedHookException  # type: ignore[import-untyped]
 
         raise FailedHookException(text)
-    print(text, file=sys.stderr)
+    print(text, file=sys.stderr)  # the last thing printed: nothing follows a clean exit
     raise SystemExit(1)
 
 

@@ -129,7 +129,7 @@ def connection_budget(answers: Answers, tier: str) -> int:
 
 def max_reserved_concurrency(answers: Answers, tier: str) -> int:
     """Containers whose connections fit the tier's budget (``__max_reserved_concurrency``)."""
-    return connection_budget(answers, tier) // answers["_connections_per_container_per_node"]
+    return connection_budget(answers, tier) // int(answers["_connections_per_container_per_node"])
 
 
 def template_choices(answers: Answers) -> dict[str, list[str]]:

@@ -14,7 +14,7 @@ from combinations import SUPPORTED, UNSUPPORTED, combination_id, unsupported_id
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.generate import generate_context
 from cookiecutter.prompt import prompt_for_config
-from hook_loader import TEMPLATE, TEMPLATE_DATA, post_gen, pre_gen
+from hook_loader import TEMPLATE, TEMPLATE_DATA, load_module, post_gen, pre_gen
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -368,3 +368,23 @@ def test_cdk_activates_the_environment_before_npx(tmp_path: Path) -> None:
     steps = post_gen.next_steps(answers(iac_tool="cdk"), tmp_path, None).splitlines()
     activate = next(i for i, s in enumerate(steps) if s.strip().startswith(". .venv/bin/activate"))
     assert activate < next(i for i, s in enumerate(steps) if "npx cdk" in s)
+
+
+def test_extension_rebuilds_each_command_line() -> None:
+    """The parameters click (cookiecutter) and typer (cruft) parsed, as the retry uses them."""
+    extension = load_module("extension_under_test", TEMPLATE / "atlas_lambda_extension.py")
+    cookiecutter_cli = {"template": "gh:x/y", "replay": False, "output_dir": "out",
+                        "checkout": "v1", "directory": None, "config_file": None}  # fmt: skip
+    assert extension._cli_launcher(pre_gen, cookiecutter_cli) == pre_gen.Launcher(
+        "cookiecutter",
+        ("cookiecutter", "--no-input", "gh:x/y", "--checkout", "v1", "--output-dir", "out"),
+    )
+    cruft_create = {"template_git_url": "./t", "output_dir": Path("."), "checkout": None}
+    assert extension._cli_launcher(pre_gen, cruft_create) == pre_gen.Launcher(
+        "cruft-create", ("cruft", "create", "--no-input", "./t")
+    )
+    cruft_update = {"project_dir": Path("svc"), "checkout": None, "skip_apply_ask": True}
+    assert extension._cli_launcher(pre_gen, cruft_update) == pre_gen.Launcher(
+        "cruft-update", ("cruft", "update", "--project-dir", "svc")
+    )
+    assert extension._cli_launcher(pre_gen, {"name": "someone else's command"}) is None
