@@ -8,6 +8,7 @@ import importlib.metadata
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tomllib
@@ -505,3 +506,19 @@ def test_readme_names_the_repository_once_and_every_prompt_in_order() -> None:
     assert table == prompts
     generated = (TEMPLATE / "{{cookiecutter.project_slug}}" / "README.md").read_text()
     assert "({{ cookiecutter._repository }})" in generated and "ORG" not in generated
+
+
+def test_readme_example_of_a_bad_answer_is_what_cookiecutter_prints(tmp_path: Path) -> None:
+    block = (TEMPLATE / "README.md").read_text().split("## A bad answer")[1].split("```")[1]
+    command, *printed = block.strip("\n").splitlines()
+    words = shlex.split(command.removeprefix("$ "))
+    assert words[:3] == ["cookiecutter", "--no-input", "."]
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cookiecutter"), "--no-input", str(TEMPLATE),
+         *words[3:]],
+        cwd=tmp_path, env=cli_env(tmp_path / ".home", tmp_path),
+        capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert result.returncode == 1
+    expected = "\n".join(printed).replace(" --no-input . ", f" --no-input {TEMPLATE} ")
+    assert result.stderr.strip() == expected.strip()
