@@ -133,17 +133,17 @@ def max_reserved_concurrency(answers: Answers, tier: str) -> int:
 
 
 def template_choices(answers: Answers) -> dict[str, list[str]]:
-    return _menus(str(answers.get("_repo_dir") or ""))
-
-
-@functools.cache
-def _menus(repo_dir: str) -> dict[str, list[str]]:
     """The menus of ``cookiecutter.json``, read from the template directory.
 
     Menus and command-line values are checked by cookiecutter itself; answers that
     skip both (a replay file) are checked here. Without the template directory
     (cruft has no ``_repo_dir``; it never replays) there is nothing to compare.
     """
+    return _menus(str(answers.get("_repo_dir") or ""))
+
+
+@functools.cache
+def _menus(repo_dir: str) -> dict[str, list[str]]:
     path = Path(repo_dir) / "cookiecutter.json" if repo_dir else None
     if path is None or not path.is_file():
         return {}
