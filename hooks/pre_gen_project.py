@@ -427,6 +427,15 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+# What the rules read: the prompts and the template data.
+REQUIRED = (
+    "project_name", "author_name", "project_slug", "package_name", "database_name",
+    "aws_region", "atlas_tier", "cluster_topology", "network_mode", "lambda_memory_mb",
+    "lambda_timeout_s", "reserved_concurrency", "_tier_connection_limits",
+    "_connection_headroom", "_connections_per_container_per_node",
+)  # fmt: skip
+
+
 def problems(answers: Answers) -> list[Problem]:
     """Every refused answer, at most one problem per option (the first rule's)."""
     found: dict[str, Problem] = {}

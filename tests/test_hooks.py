@@ -388,3 +388,14 @@ def test_extension_rebuilds_each_command_line() -> None:
         "cruft-update", ("cruft", "update", "--project-dir", "svc")
     )
     assert extension._cli_launcher(pre_gen, {"name": "someone else's command"}) is None
+
+
+def test_extension_leaves_a_partial_replay_to_the_hook() -> None:
+    """`--replay` of an older replay file prompts only for the keys it lacks; the filter
+    then sees those alone and leaves the check to the pre-generation hook."""
+    extension = load_module("extension_partial", TEMPLATE / "atlas_lambda_extension.py")
+    assert extension.check_answers({"license": "MIT", "author_name": "A"}) == "by the hook"
+    with pytest.raises(FailedHookException):
+        extension.check_answers(answers(reserved_concurrency="0"))
+    # REQUIRED is what the rules read: they run on those keys alone (KeyError otherwise)
+    assert pre_gen.problems({k: DEFAULTS[k] for k in pre_gen.REQUIRED}) == []
