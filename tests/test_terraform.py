@@ -864,7 +864,7 @@ def test_function_settings(stack: Stack) -> None:
         "AWS_STS_REGIONAL_ENDPOINTS": "regional",
     }
     if stack.auth == "password":
-        expected["MONGODB_SECRET_ARN"] = ref("aws_secretsmanager_secret_version.database_user.arn")
+        expected["MONGODB_SECRET_ARN"] = ref("aws_secretsmanager_secret.database_user.arn")
     assert variables == expected
     assert function["depends_on"] == [
         "${aws_iam_role_policy_attachment.vpc_access}",

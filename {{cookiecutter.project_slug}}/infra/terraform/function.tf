@@ -72,7 +72,7 @@ resource "aws_lambda_function" "api" {
       AWS_STS_REGIONAL_ENDPOINTS = "regional"
 {%- if cookiecutter.auth_mode == "password" %}
       # The secret with the database user's name and password.
-      MONGODB_SECRET_ARN = aws_secretsmanager_secret_version.database_user.arn
+      MONGODB_SECRET_ARN = aws_secretsmanager_secret.database_user.arn
 {%- endif %}
     }
   }
