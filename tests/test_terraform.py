@@ -116,7 +116,6 @@ CONCERNS: dict[str, set[str]] = {
     "database_secret.tf": {
         "ephemeral aws_secretsmanager_random_password.database_user",
         "resource aws_secretsmanager_secret.database_user",
-        "resource terraform_data.database_username",
         "resource aws_secretsmanager_secret_version.database_user",
         "ephemeral aws_secretsmanager_secret_version.database_user",
         "data aws_iam_policy_document.read_database_secret",
@@ -786,10 +785,10 @@ def test_password_has_one_source_of_truth(stack: Stack) -> None:
         "password = ephemeral.aws_secretsmanager_random_password.database_user.random_password})}"
     )
     assert version["secret_string_wo_version"] == ref("var.password_version")
-    assert lifecycle(version)["replace_triggered_by"] == ["${terraform_data.database_username}"]
-    assert stack.resource("terraform_data.database_username")["input"] == ref(
-        "var.database_username"
-    )
+    assert "lifecycle" not in version
+    # Another username makes another secret (secret_id forces a new version, new password).
+    secret = stack.resource("aws_secretsmanager_secret.database_user")
+    assert secret["name_prefix"] == "${var.name}-${var.database_username}-"
     # Atlas takes the password from that very secret version.
     read = stack.ephemeral["aws_secretsmanager_secret_version.database_user"]
     assert read == {
