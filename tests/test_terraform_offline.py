@@ -64,10 +64,12 @@ def test_terraform_validates_and_plans(
 
     validated = offline_terraform.validate(config)
     assert validated.ok, explain(validated)
-    assert not validated.errors
+    # Warnings too: a deprecated attribute or a failing check block is a finding.
+    assert not validated.diagnostics, explain(validated)
 
     planned = offline_terraform.plan(config, realistic_variables(config))
     assert planned.ok, explain(planned)
+    assert not planned.diagnostics, explain(planned)
     assert planned.plan is not None
     changes = [c for c in planned.plan["resource_changes"] if c["mode"] == "managed"]
     assert changes, "the plan creates nothing"
@@ -277,6 +279,55 @@ def test_planted_error_fails_with_its_diagnostic(
         assert address in {d.address for d in matching}, explain(result)
 
 
+def test_a_provider_the_mirror_lacks_fails_init(
+    render_once: Render, tmp_path: Path, offline_terraform: OfflineTerraform
+) -> None:
+    config = planted(render_once, tmp_path, 'resource "null_resource" "planted" {}\n')
+    result = offline_terraform.validate(config)
+    assert not result.ok
+    assert any("hashicorp/null" in d.summary + d.detail for d in result.errors), explain(result)
+
+
+def test_a_provider_version_the_mirror_lacks_fails_init(
+    render_once: Render, tmp_path: Path, offline_terraform: OfflineTerraform
+) -> None:
+    """init checks version constraints against the served versions (mongodbatlas 2.16.0)."""
+    config = planted(render_once, tmp_path, 'module "planted" {\n  source = "./planted"\n}\n')
+    (config / "planted").mkdir()
+    (config / "planted" / "versions.tf").write_text(
+        "terraform {\n"
+        "  required_providers {\n"
+        "    mongodbatlas = {\n"
+        '      source  = "mongodb/mongodbatlas"\n'
+        '      version = ">= 2.17"\n'
+        "    }\n"
+        "  }\n"
+        "}\n"
+    )
+    result = offline_terraform.validate(config)
+    assert not result.ok
+    assert any(">= 2.17" in d.summary + d.detail for d in result.errors), explain(result)
+
+
+def test_a_lock_file_and_terraform_folder_beside_the_configuration_are_ignored(
+    render_once: Render, tmp_path: Path, offline_terraform: OfflineTerraform
+) -> None:
+    """The real providers' hashes in a committed lock file, or someone's .terraform, would
+    stop init against the stubs: the harness copies the configuration without them."""
+    config = planted(render_once, tmp_path, PLANTED_VPC)
+    (config / ".terraform.lock.hcl").write_text(
+        'provider "registry.terraform.io/hashicorp/aws" {\n'
+        '  version     = "6.0.0"\n'
+        '  constraints = "~> 6.0"\n'
+        '  hashes      = ["h1:notthestubshash="]\n'
+        "}\n"
+    )
+    (config / ".terraform" / "providers").mkdir(parents=True)
+    result = offline_terraform.validate(config)
+    assert result.ok, explain(result)
+    assert (config / ".terraform.lock.hcl").read_text().count("notthestubshash") == 1
+
+
 def test_the_precondition_holds_with_the_default_placeholders(
     render_once: Render, tmp_path: Path, offline_terraform: OfflineTerraform
 ) -> None:
@@ -338,6 +389,14 @@ output "planted_private_endpoint_uri" {
   ])
 }
 
+output "planted_cluster_regions" {
+  value = flatten([
+    for spec in data.mongodbatlas_advanced_cluster.planted.replication_specs : [
+      for region in spec.region_configs : region.region_name if region.provider_name == "AWS"
+    ]
+  ])
+}
+
 output "planted_policy" {
   value = jsondecode(data.aws_iam_policy_document.planted.json)
 }
@@ -362,6 +421,7 @@ def test_data_sources_answer_realistic_placeholders(
     assert (
         planned["planted_private_endpoint_uri"] == "mongodb+srv://cluster0-pl-0.ab1cd.mongodb.net"
     )
+    assert planned["planted_cluster_regions"] == ["EU_WEST_1"]
     assert planned["planted_policy"]["Statement"] == [
         {
             "Effect": "Allow",
@@ -437,7 +497,7 @@ def test_providers_terraform_starts_itself_work_too(
     if reason:
         pytest.skip(reason)
     terraform = OfflineTerraform(tmp_path_factory.mktemp("tfstub-launched"), reattach=False)
-    config = terraform_dir(render_once, PLANTED_BASE)
+    config = terraform_dir(render_once, combination("iam", "nat", "terraform", "replica_set"))
     validated = terraform.validate(config)
     assert validated.ok, explain(validated)
     planned = terraform.plan(config, realistic_variables(config))
@@ -558,8 +618,8 @@ def test_a_plan_leaves_computed_attributes_unknown_and_write_only_ones_null() ->
 
 def test_placeholders_fill_lists_with_several_elements_and_keep_configuration() -> None:
     block = providers()["aws"].data_source_schemas["aws_availability_zones"]["block"]
-    config = {name: None for name in block["attributes"]} | {"state": "available"}
-    config |= {"filter": [], "timeouts": None}
+    config: dict[str, Any] = {name: None for name in block["attributes"]}
+    config |= {"state": "available", "filter": [], "timeouts": None}
     state = values.read("aws_availability_zones", block, config, {}, None)
     assert state["state"] == "available"
     assert state["names"] == ["names-1", "names-2", "names-3"]

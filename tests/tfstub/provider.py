@@ -127,7 +127,12 @@ def main(argv: list[str]) -> int:
         # closes its standard input, or dies.
         settings = Settings(str(home / "settings.json"))
         add_services(server, name, settings, threading.Event())
-        threading.Thread(target=lambda: (sys.stdin.read(), stopped.set()), daemon=True).start()
+
+        def stop_at_end_of_input() -> None:
+            sys.stdin.read()
+            stopped.set()
+
+        threading.Thread(target=stop_at_end_of_input, daemon=True).start()
     else:
         add_services(server, name, Settings(os.environ.get("TFSTUB_DATA")), stopped)
     socket_dir = tempfile.mkdtemp(prefix="tfstub-")

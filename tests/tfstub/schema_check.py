@@ -48,8 +48,43 @@ KINDS = {
     "ephemeral": "ephemeral_resource_schemas",
 }
 PREFIX = {"resource": "", "data": "data.", "ephemeral": "ephemeral."}
+# Terraform's built-in provider (terraform.io/builtin/terraform), which no mirror serves.
+BUILTIN = ProviderSchema(
+    name="terraform",
+    source="terraform.io/builtin/terraform",
+    version="",
+    provider={"version": 0, "block": {}},
+    resource_schemas={
+        "terraform_data": {
+            "version": 0,
+            "block": {
+                "attributes": {
+                    "id": {"type": "string", "computed": True},
+                    "input": {"type": "dynamic", "optional": True},
+                    "output": {"type": "dynamic", "computed": True},
+                    "triggers_replace": {"type": "dynamic", "optional": True},
+                }
+            },
+        }
+    },
+    data_source_schemas={
+        "terraform_remote_state": {
+            "version": 0,
+            "block": {
+                "attributes": {
+                    "backend": {"type": "string", "required": True},
+                    "config": {"type": "dynamic", "optional": True},
+                    "defaults": {"type": "dynamic", "optional": True},
+                    "outputs": {"type": "dynamic", "computed": True},
+                    "workspace": {"type": "string", "optional": True},
+                }
+            },
+        }
+    },
+)
 REFERENCE = re.compile(
-    r"(?<![\w.\"-])(data\.|ephemeral\.)?((?:aws|mongodbatlas|random)_\w+)\.([A-Za-z_][\w-]*)"
+    r"(?<![\w.\"-])(data\.|ephemeral\.)?((?:aws|mongodbatlas|random|terraform)_\w+)"
+    r"\.([A-Za-z_][\w-]*)"
     r"((?:\[[^\[\]]*\]|\.[A-Za-z_][\w-]*)*)"
 )
 STEP = re.compile(r"\[[^\[\]]*\]|\.[A-Za-z_][\w-]*")
@@ -57,7 +92,7 @@ STEP = re.compile(r"\[[^\[\]]*\]|\.[A-Za-z_][\w-]*")
 
 def check(folder: Path) -> list[str]:
     """Every problem of the ``*.tf`` files in ``folder``."""
-    schemas = providers()
+    schemas = {**providers(), "terraform": BUILTIN}
     problems: list[str] = []
     declared: dict[str, tuple[str, str]] = {}  # address -> (kind, type)
     parsed = {

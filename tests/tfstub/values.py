@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from . import cty
@@ -46,12 +47,12 @@ def plan(block: Block, proposed: Any) -> Any:
         elif "nested_type" in attribute:
             mode = attribute["nested_type"]["nesting_mode"]
             inner = nested_block(attribute)
-            value = map_elements(mode, value, lambda obj, inner=inner: plan(inner, obj))
+            value = map_elements(mode, value, partial(plan, inner))
         planned[name] = value
     for name, nested in block.get("block_types", {}).items():
         inner = nested["block"]
         planned[name] = map_elements(
-            nested["nesting_mode"], proposed.get(name), lambda obj, inner=inner: plan(inner, obj)
+            nested["nesting_mode"], proposed.get(name), partial(plan, inner)
         )
     return planned
 
@@ -126,8 +127,8 @@ def read(
     if "__error__" in override:
         raise ReadError(str(override["__error__"]))
     if override.get("__null__"):
-        return config
-    state = fill(block, config)
+        return dict(config)
+    state: dict[str, Any] = fill(block, config)
     special = SPECIAL.get(type_name)
     if special is not None:
         defaults = {**defaults, **special(config)}
@@ -153,12 +154,10 @@ def fill(block: Block, config: Any) -> Any:
         elif "nested_type" in attribute:
             inner = nested_block(attribute)
             mode = attribute["nested_type"]["nesting_mode"]
-            state[name] = map_elements(mode, value, lambda obj, inner=inner: fill(inner, obj))
+            state[name] = map_elements(mode, value, partial(fill, inner))
     for name, nested in block.get("block_types", {}).items():
         inner = nested["block"]
-        state[name] = map_elements(
-            nested["nesting_mode"], config.get(name), lambda obj, inner=inner: fill(inner, obj)
-        )
+        state[name] = map_elements(nested["nesting_mode"], config.get(name), partial(fill, inner))
     return state
 
 
@@ -242,7 +241,9 @@ def substitute(value: Any, variables: Mapping[str, str]) -> Any:
     if isinstance(value, list):
         return [substitute(item, variables) for item in value]
     if isinstance(value, dict):
-        return {key: substitute(item, variables) for key, item in value.items()}
+        return {
+            substitute(key, variables): substitute(item, variables) for key, item in value.items()
+        }
     return value
 
 
