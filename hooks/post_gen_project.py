@@ -68,9 +68,7 @@ DEPLOY_STEPS = {
     "sam": [
         "make package",
         "cd infra/sam",
-        "aws cloudformation deploy --region {region} --stack-name mongodb-atlas-extensions "
-        "--template-file atlas-extensions.yaml --capabilities CAPABILITY_IAM"
-        "  # once per account and region",
+        "sam deploy --config-env atlas-extensions --region {region}  # once per account and region",
         "sam build && sam deploy --guided  # region {region} and stack {slug} from samconfig.toml",
     ],
     "cdk": [

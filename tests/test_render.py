@@ -401,12 +401,13 @@ def test_next_steps_work_when_pasted(tmp_path: Path, tool: str, output: str | No
         ]
     elif tool == "sam":
         deploy, build = others[0], others[1:]
-        assert deploy.startswith("aws cloudformation deploy --region eu-west-1 ")
-        template = deploy.split("--template-file ")[1].split()[0]
-        assert (infra / template).is_file()
+        assert deploy == "sam deploy --config-env atlas-extensions --region eu-west-1"
         assert build == ["sam build", "sam deploy --guided"]
         samconfig = tomllib.loads((infra / "samconfig.toml").read_text())
         assert samconfig["default"]["global"]["parameters"]["region"] == "eu-west-1"
+        extensions = samconfig["atlas-extensions"]
+        assert extensions["global"]["parameters"]["region"] == "eu-west-1"
+        assert (infra / extensions["deploy"]["parameters"]["template_file"]).is_file()
     else:
         assert others == [
             "npm ci",

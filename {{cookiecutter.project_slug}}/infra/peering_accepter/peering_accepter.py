@@ -2,10 +2,12 @@
 
 Atlas creates the peering connection from its VPC to this stack's VPC; the request then
 waits for this account to accept it. CloudFormation has no resource for accepting a request
-another account made, so ServiceStack runs this function once the Atlas peering exists. It
-finds the request by the accepter VPC and the Atlas CIDR, accepts it, waits until it is
-active and returns its id (VpcPeeringConnectionId) for the routes. Deleting the stack's
-Atlas peering deletes the connection, so Delete does nothing here.
+another account made, so the stack runs this function once the Atlas peering exists. It
+finds the request by the accepter VPC (and the Atlas CIDR, when the stack knows it), accepts
+it, waits until it is active and returns its id (VpcPeeringConnectionId) and the CIDR of the
+Atlas VPC it comes from (AtlasCidrBlock) for the routes and security group rules: Atlas keeps
+one network container per region, and a stack that adopted an existing one learns its CIDR
+here. Deleting the stack's Atlas peering deletes the connection, so Delete does nothing here.
 
 Runs on the Lambda Python runtime with the boto3 it provides; nothing else to package.
 """
@@ -35,15 +37,24 @@ class PeeringNotFoundError(RuntimeError):
 
 
 def find_request(
-    ec2: EC2Client, vpc_id: str, atlas_cidr: str
+    ec2: EC2Client, vpc_id: str, atlas_cidr: str | None
 ) -> VpcPeeringConnectionTypeDef | None:
-    """The live peering connection into ``vpc_id`` from the Atlas CIDR, if there is one."""
+    """The live peering connection into ``vpc_id`` from the Atlas CIDR, if there is one.
+
+    Without ``atlas_cidr`` the VPC must have one live peering connection: the stack's VPC is
+    its own, so the one request into it is the one Atlas sent.
+    """
     found = ec2.describe_vpc_peering_connections(
         Filters=[
             {"Name": "accepter-vpc-info.vpc-id", "Values": [vpc_id]},
             {"Name": "status-code", "Values": LIVE_STATES},
         ]
     )["VpcPeeringConnections"]
+    if atlas_cidr is None:
+        if len(found) > 1:
+            ids = sorted(c.get("VpcPeeringConnectionId", "?") for c in found)
+            raise PeeringNotFoundError(f"{len(found)} peering connections into {vpc_id}: {ids}")
+        return found[0] if found else None
     for connection in found:
         if connection.get("RequesterVpcInfo", {}).get("CidrBlock") == atlas_cidr:
             return connection
@@ -58,7 +69,7 @@ def find_request(
 def accept(
     ec2: EC2Client,
     vpc_id: str,
-    atlas_cidr: str,
+    atlas_cidr: str | None,
     deadline: float,
     *,
     clock: Callable[[], float] = time.monotonic,
@@ -75,8 +86,17 @@ def accept(
             if status == "pending-acceptance":
                 ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=connection_id)
         if clock() > deadline:
-            raise PeeringNotFoundError(f"no active peering from Atlas ({atlas_cidr}) into {vpc_id}")
+            source = f"Atlas ({atlas_cidr})" if atlas_cidr else "Atlas"
+            raise PeeringNotFoundError(f"no active peering from {source} into {vpc_id}")
         sleep(POLL_SECONDS)
+
+
+def requester_cidr(ec2: EC2Client, connection_id: str) -> str:
+    """The CIDR of the VPC that requested ``connection_id``: for Atlas, its container's CIDR."""
+    (connection,) = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[connection_id])[
+        "VpcPeeringConnections"
+    ]
+    return connection["RequesterVpcInfo"]["CidrBlock"]
 
 
 def respond(
@@ -118,8 +138,12 @@ def handler(event: Mapping[str, Any], context: Any) -> None:
         remaining_s = context.get_remaining_time_in_millis() / 1000
         deadline = time.monotonic() + remaining_s - REPORT_MARGIN_S
         ec2 = boto3.client("ec2")
-        connection_id = accept(ec2, props["VpcId"], props["AtlasCidrBlock"], deadline)
-        respond(event, "SUCCESS", connection_id, data={"VpcPeeringConnectionId": connection_id})
+        connection_id = accept(ec2, props["VpcId"], props.get("AtlasCidrBlock"), deadline)
+        data = {
+            "VpcPeeringConnectionId": connection_id,
+            "AtlasCidrBlock": requester_cidr(ec2, connection_id),
+        }
+        respond(event, "SUCCESS", connection_id, data=data)
     except Exception as error:  # every failure goes to CloudFormation instead of hanging it
         print(f"peering accepter failed: {error!r}")  # goes to the function's log
         respond(event, "FAILED", physical_id, reason=str(error))
