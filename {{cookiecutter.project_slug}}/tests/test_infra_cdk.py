@@ -34,7 +34,11 @@ from app import build  # noqa: E402
 {%- if network == "peering" %}
 from peering_accepter import PeeringNotFoundError, accept  # noqa: E402
 {%- endif %}
-from service_infra.extensions_stack import ATLAS_PUBLISHER_ID, EXTENSIONS_STACK_NAME  # noqa: E402
+from service_infra.extensions_stack import (  # noqa: E402
+    ATLAS_PUBLISHER_ID,
+    ATLAS_TYPES,
+    EXTENSIONS_STACK_NAME,
+)
 from service_infra.function import HANDLER, TIMEOUT_S  # noqa: E402
 from service_infra.settings import (  # noqa: E402
     AWS_REGION,
@@ -459,13 +463,6 @@ def test_an_existing_endpoint_service_is_used_not_created(tmp_path: Path) -> Non
     template.has_resource_properties(
         "MongoDB::Atlas::PrivateEndpointAWS", {"EndpointServiceId": SERVICE_ID, "Id": ref(endpoint)}
     )
-    # The extensions stack activates only the types the service stack declares.
-    extensions = templates[EXTENSIONS_STACK_NAME].find_resources(
-        "AWS::CloudFormation::TypeActivation"
-    )
-    activated = {a["Properties"]["TypeName"] for a in extensions.values()}
-    assert activated == atlas_types(template)
-    assert "MongoDB::Atlas::PrivateEndpointService" not in activated
 
 
 @pytest.mark.parametrize(
@@ -855,33 +852,29 @@ def test_outputs_the_readme_reads(template: Template) -> None:
     assert f".execute-api.{AWS_REGION}." in json.dumps(outputs["ApiUrl"])
 
 
-def test_extensions_stack_activates_exactly_the_types_used(templates: dict[str, Template]) -> None:
+def test_extensions_stack_activates_every_type_for_every_profile(
+    templates: dict[str, Template],
+) -> None:
+    """One stack for every project in the account: deploying it again narrows nothing."""
     template = templates[EXTENSIONS_STACK_NAME]
     activations = template.find_resources("AWS::CloudFormation::TypeActivation")
+    assert {a["Properties"]["TypeName"] for a in activations.values()} == set(ATLAS_TYPES)
+    assert atlas_types(templates[STACK_NAME]) <= set(ATLAS_TYPES)
     role, body = the_one(template, "AWS::IAM::Role")
-    used = atlas_types(templates[STACK_NAME])
-    assert "MongoDB::Atlas::DatabaseUser" in used
-    assert {a["Properties"]["TypeName"] for a in activations.values()} == used
+    assert role == "ExtensionExecutionRole"  # the logical id of the SAM variant's stack
     for activation in activations.values():
         assert activation["Properties"]["PublisherId"] == ATLAS_PUBLISHER_ID
         assert activation["Properties"]["ExecutionRoleArn"] == attr(role, "Arn")
     (trust,) = body["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "resources.cloudformation.amazonaws.com"}
-
-
-def test_extensions_stack_skips_types_the_account_already_activated(tmp_path: Path) -> None:
-    skipped = "MongoDB::Atlas::DatabaseUser"
-    templates = synthesize(tmp_path, atlasTypesAlreadyActive=skipped)
-    activations = templates[EXTENSIONS_STACK_NAME].find_resources(
-        "AWS::CloudFormation::TypeActivation"
+    (policy,) = body["Properties"]["Policies"]
+    by_sid = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    assert json.dumps(by_sid["ReadTheAtlasApiKeys"]["Resource"]).endswith(
+        ':secret:cfn/atlas/profile/*"]]}'
     )
-    names = {a["Properties"]["TypeName"] for a in activations.values()}
-    assert names == atlas_types(templates[STACK_NAME]) - {skipped}
-
-
-def test_extensions_stack_refuses_types_the_stacks_do_not_use(tmp_path: Path) -> None:
-    with pytest.raises(SettingsError, match="atlasTypesAlreadyActive"):
-        synthesize(tmp_path, atlasTypesAlreadyActive=["MongoDB::Atlas::Cluster"])
+    assert "Parameters" not in template.to_json() or set(template.to_json()["Parameters"]) == {
+        "BootstrapVersion"
+    }
 
 
 # --- context validation --------------------------------------------------------------------------

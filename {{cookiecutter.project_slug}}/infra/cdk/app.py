@@ -8,7 +8,11 @@ from pathlib import Path
 
 from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
-from service_infra.extensions_stack import EXTENSIONS_STACK_NAME, AtlasExtensionsStack
+from service_infra.extensions_stack import (
+    EXTENSIONS_DESCRIPTION,
+    EXTENSIONS_STACK_NAME,
+    AtlasExtensionsStack,
+)
 from service_infra.service_stack import ServiceStack
 from service_infra.settings import AWS_REGION, STACK_NAME, Settings, SettingsError
 
@@ -28,16 +32,9 @@ def build(app: App, package_zip: Path = PACKAGE_ZIP) -> ServiceStack:
         env=env,
         description=f"{STACK_NAME}: Lambda function behind an HTTP API on MongoDB Atlas",
     )
-    AtlasExtensionsStack(
-        app,
-        EXTENSIONS_STACK_NAME,
-        atlas_profile=settings.atlas_profile,
-        types=stack.atlas_types,
-        already_active=settings.atlas_types_already_active,
-        env=env,
-        description="MongoDB Atlas CloudFormation extensions and the role they run as",
-    )
-    Tags.of(app).add("project", STACK_NAME)
+    AtlasExtensionsStack(app, EXTENSIONS_STACK_NAME, env=env, description=EXTENSIONS_DESCRIPTION)
+    # The extensions stack is shared by every project in the account: it names none.
+    Tags.of(stack).add("project", STACK_NAME)
     # Synthesis fails on any finding that is neither fixed nor acknowledged with a reason.
     Validations.of(app).add_plugins(
         AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True)

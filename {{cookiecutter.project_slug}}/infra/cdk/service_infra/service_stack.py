@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnResource, Stack
+from aws_cdk import Stack
 from constructs import Construct
 
 from .api import HttpApi
@@ -22,8 +22,6 @@ from .database_user import DatabaseUser, role_login
 from .function import ServiceFunction
 from .network_{{ cookiecutter.network_mode }} import AtlasNetwork
 from .settings import Settings
-
-ATLAS_TYPE_PREFIX = "MongoDB::Atlas::"
 
 
 class ServiceStack(Stack):
@@ -51,15 +49,3 @@ class ServiceStack(Stack):
         DatabaseUser(self, "DatabaseUser", settings=settings, login=role_login(function.role))
 {%- endif %}
         HttpApi(self, "Api", settings=settings, function=function.function)
-
-    @property
-    def atlas_types(self) -> list[str]:
-        """The MongoDB::Atlas types this stack declares: the extensions stack activates them."""
-        return sorted(
-            {
-                child.cfn_resource_type
-                for child in self.node.find_all()
-                if isinstance(child, CfnResource)
-                and child.cfn_resource_type.startswith(ATLAS_TYPE_PREFIX)
-            }
-        )

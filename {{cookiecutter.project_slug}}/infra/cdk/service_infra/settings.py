@@ -139,8 +139,6 @@ class Settings:
     # 0 reserves nothing: for accounts whose concurrency quota is below 100 + N (README.md).
     reserved_concurrency: int = RESERVED_CONCURRENCY
     log_retention_days: int = 30
-    # MongoDB::Atlas types this account already activated: the extensions stack skips them.
-    atlas_types_already_active: tuple[str, ...] = ()
 {%- if network == "peering" %}
     # The CIDR of a new Atlas network container. Where the project already has one in this
     # region, Atlas keeps it with its own CIDR and the stack reads that one (README.md).
@@ -224,9 +222,6 @@ def context_key(field_name: str) -> str:
 def _read(lookup: Callable[[str], Any], field_name: str, default: Any) -> Any:
     key = context_key(field_name)
     value = lookup(key)
-    if isinstance(default, tuple):  # a list in cdk.json, or -c key=A,B on the command line
-        items = value.split(",") if isinstance(value, str) else value or ()
-        return tuple(name for name in (str(item).strip() for item in items) if name)
     text = "" if value is None else str(value).strip()
     if not text:
         if default is MISSING:
