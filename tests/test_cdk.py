@@ -660,7 +660,9 @@ def arn_text(value: Any, region: str) -> str:
         return text
     separator, parts = value["Fn::Join"]
     joined = separator.join(p if isinstance(p, str) else "${" + p["Ref"] + "}" for p in parts)
-    return joined.replace(f":{region}:", ":${AWS::Region}:")
+    # The CDK writes the partition and region it knows (aws, the generated region) literally.
+    joined = joined.replace(f":{region}:", ":${AWS::Region}:")
+    return re.sub(r"^arn:aws:", "arn:${AWS::Partition}:", joined)
 
 
 def extensions_summary(template: dict[str, Any], region: str) -> dict[str, Any]:
@@ -850,7 +852,7 @@ def test_the_service_stack_only_composes(combo: dict[str, Any], projects: dict[s
     assert set(imports) - {"__future__", "pathlib", "typing", "aws_cdk", "constructs"} == {
         i for i in imports if i.startswith(".")
     }
-    assert re.findall(r"^from aws_cdk import (.+)$", text, re.MULTILINE) == ["CfnResource, Stack"]
+    assert re.findall(r"^from aws_cdk import (.+)$", text, re.MULTILINE) == ["Stack"]
     assert len(text.splitlines()) <= 80
 
 
