@@ -105,7 +105,7 @@ DEPENDENCY_IMPORT_NAMES = {
     "pymongo", "bson", "gridfs", "pymongo_auth_aws", "dns", "boto3", "botocore",
     "mockupdb", "mongomock", "moto", "pytest", "hypothesis", "mypy", "ruff",
     "local", "tests", "aws_cdk", "constructs", "cdk_nag", "awscdk_resources_mongodbatlas",
-    "app", "service_stack", "peering_accepter",  # modules of infra/cdk, on mypy's path
+    "app", "service_infra", "peering_accepter",  # infra/cdk and the accepter, on mypy's path
 }  # fmt: skip
 
 
