@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import toolchains  # noqa: E402 - the template's own toolchain venvs
 from combinations import SUPPORTED  # noqa: E402
-from hook_loader import pre_gen  # noqa: E402
+from hook_loader import TEMPLATE_DATA  # noqa: E402
 
 PYTHON_VERSION = "3.13"
 PACKAGE = "atlas_lambda_service"
@@ -578,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     results: dict[str, Any] = {
         "machine": machine(project_bin / "python", lambda_bin / "python"),
-        "budget_per_container_per_node": pre_gen.CONNECTIONS_PER_CONTAINER_PER_NODE,
+        "budget_per_container_per_node": TEMPLATE_DATA["_connections_per_container_per_node"],
         "measured": {},
     }
     projects_dir = args.out / "projects"

@@ -1,37 +1,61 @@
-"""Validate the answers before anything is written.
+"""Check the answers before anything is written, and report every bad one at once.
 
-Each rule is a small function that takes the answers (a plain dict) and either
-returns ``None`` or raises :class:`InvalidAnswer`.  The template's tests import
-this file and call the rules directly; cookiecutter runs it as a script, with
-the answers injected as JSON data at the bottom (never as code).
-
-A failure prints exactly one line to stderr::
+Each rule is a small function that takes the answers (a plain dict) and yields a
+:class:`Problem` for each answer it refuses.  All rules run; the report is one line
+per refused answer::
 
     error: <option>=<value>: <why>. <what to choose instead>
 
-and exits 1, so cookiecutter removes the half-made directory.
+followed by a command that retries with every fix applied.  Nothing is written.
+
+The same rules run twice, from the same file:
+
+- while cookiecutter (or cruft) still prompts, through the template's Jinja
+  extension (``atlas_lambda_extension.py``): the report is then the last thing
+  printed, and the bad answers never reach cookiecutter's replay file;
+- here, as the pre-generation hook, for what skips the prompts (``--replay``).
+
+The template's numbers come from the answers themselves: cookiecutter copies the
+private ``_`` keys of ``cookiecutter.json`` into them (``_tier_connection_limits``,
+``_connection_headroom``, ``_connections_per_container_per_node``), the same data the
+stacks read through ``__max_reserved_concurrency``.  The choice lists come from
+``cookiecutter.json`` in the template directory.  The template's tests import this
+file and call the rules directly; cookiecutter runs it as a script, with the answers
+injected as JSON data at the bottom (never as code).
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import keyword
+import math
+import os
 import re
+import shlex
 import sys
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
 
 Answers = Mapping[str, Any]
 
 
-class InvalidAnswer(Exception):
-    """One answer is unusable; the message says which, why and what to do."""
+class Problem(NamedTuple):
+    """One refused answer: why, what to do, and the value the retry command uses."""
 
-    def __init__(self, option: str, value: object, why: str, fix: str) -> None:
-        self.option = option
-        self.value = value
-        super().__init__(f"{option}={_show(value)}: {why}. {fix}")
+    option: str
+    value: object
+    why: str
+    fix: str
+    fixed: str
+
+    def __str__(self) -> str:
+        return f"{self.option}={_show(self.value)}: {self.why}. {self.fix}"
+
+
+Rule = Callable[[Answers], Iterator[Problem]]
 
 
 def _show(value: object) -> str:
@@ -56,32 +80,7 @@ ATLAS_AWS_REGIONS = (
     "me-south-1", "me-central-1", "il-central-1", "af-south-1",
 )  # fmt: skip
 
-# Maximum concurrent incoming connections per node, per Atlas tier.
-TIER_CONNECTION_LIMITS = {
-    "FLEX": 500,
-    "M10": 1500,
-    "M20": 3000,
-    "M30": 3000,
-    "M40": 6000,
-    "M50": 16000,
-    "M60": 32000,
-    "M80": 96000,
-}
-TIERS_IN_ORDER = ("M10", "M20", "M30", "M40", "M50", "M60", "M80")
 SHARDED_MIN_TIER = "M30"
-
-# Share of a node's connection limit the function may use; the rest stays free
-# for Atlas's own agents, the Data Explorer, migrations and other clients.
-CONNECTION_HEADROOM = 0.8
-
-# What one Lambda container opens to each node: the generated client uses
-# maxPoolSize=1 (a container serves one request at a time) and polling server
-# monitoring, which holds one monitor socket per node.
-APP_CONNECTIONS_PER_CONTAINER = 1
-MONITOR_CONNECTIONS_PER_CONTAINER = 1
-CONNECTIONS_PER_CONTAINER_PER_NODE = (
-    APP_CONNECTIONS_PER_CONTAINER + MONITOR_CONNECTIONS_PER_CONTAINER
-)
 
 LAMBDA_MEMORY_MB = (128, 10240)
 # Lambda allows 1-900 s; below 3 s a cold start has no time for TLS, authentication
@@ -93,184 +92,250 @@ SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]*$")
 # The slug names AWS resources (Lambda functions: 64 characters, IAM roles: 64,
 # with suffixes added); 40 leaves room for them.
 SLUG_MAX_LENGTH = 40
+# What a suggested slug or package name starts with when the answer starts with a digit.
+NAME_PREFIX = "svc"
 DATABASE_NAME_FORBIDDEN = set('/\\. "$*<>:|?')
 DATABASE_NAME_MAX_BYTES = 63
+SYSTEM_DATABASES = ("admin", "local", "config")
+DEFAULT_PROJECT_NAME = "Atlas Lambda Service"
+DEFAULT_DATABASE_NAME = "app"
 
 # Import names a package must not shadow: what the project and its tools import.
 DEPENDENCY_IMPORT_NAMES = {
     "pymongo", "bson", "gridfs", "pymongo_auth_aws", "dns", "boto3", "botocore",
     "mockupdb", "mongomock", "moto", "pytest", "hypothesis", "mypy", "ruff",
     "local", "tests", "aws_cdk", "constructs", "cdk_nag", "awscdk_resources_mongodbatlas",
-    "app", "service_stack", "peering_accepter",  # modules of infra/cdk, on mypy's path
+    "app", "service_infra", "peering_accepter",  # infra/cdk and the accepter, on mypy's path
 }  # fmt: skip
 
 
-# --- rules ----------------------------------------------------------------------
+# --- the template's data, as the answers carry it ---------------------------------
 
 
-def check_project_slug(answers: Answers) -> None:
-    slug = answers["project_slug"]
+def tier_limits(answers: Answers) -> dict[str, int]:
+    """Maximum incoming connections per node, per Atlas tier (``cookiecutter.json``)."""
+    return dict(answers["_tier_connection_limits"])
+
+
+def dedicated_tiers(answers: Answers) -> list[str]:
+    """The M tiers from smallest to largest (FLEX is the shared, serverless-like tier)."""
+    return sorted((t for t in tier_limits(answers) if t.startswith("M")), key=lambda t: int(t[1:]))
+
+
+def connection_budget(answers: Answers, tier: str) -> int:
+    """Connections per node the function may use on this tier: the headroom's share."""
+    return int(tier_limits(answers)[tier] * answers["_connection_headroom"])
+
+
+def max_reserved_concurrency(answers: Answers, tier: str) -> int:
+    """Containers whose connections fit the tier's budget (``__max_reserved_concurrency``)."""
+    return connection_budget(answers, tier) // int(answers["_connections_per_container_per_node"])
+
+
+def template_choices(answers: Answers) -> dict[str, list[str]]:
+    """The menus of ``cookiecutter.json``, read from the template directory.
+
+    Menus and command-line values are checked by cookiecutter itself; answers that
+    skip both (a replay file) are checked here. Without the template directory
+    (cruft has no ``_repo_dir``; it never replays) there is nothing to compare.
+    """
+    return _menus(str(answers.get("_repo_dir") or ""))
+
+
+@functools.cache
+def _menus(repo_dir: str) -> dict[str, list[str]]:
+    path = Path(repo_dir) / "cookiecutter.json" if repo_dir else None
+    if path is None or not path.is_file():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {k: v for k, v in data.items() if isinstance(v, list) and not k.startswith("_")}
+
+
+# --- suggestions: the value a fix proposes ---------------------------------------
+
+
+def suggest_slug(text: str) -> str:
+    """A valid slug close to ``text``: lowercase ASCII, single hyphens, starts with a letter."""
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower().encode("ascii", "ignore").decode()).strip("-")
+    if not slug[:1].isalpha():
+        slug = f"{NAME_PREFIX}-{slug}".strip("-")
+    return slug[:SLUG_MAX_LENGTH].rstrip("-")
+
+
+def suggest_package(text: str) -> str:
+    """A lowercase identifier close to ``text`` that shadows nothing."""
+    name = suggest_slug(text).replace("-", "_")
+    if _shadows(name) or keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        name = f"{name}_service"
+    return name
+
+
+def _shadows(name: str) -> bool:
+    return name in sys.stdlib_module_names or name in DEPENDENCY_IMPORT_NAMES
+
+
+def _whole_number(text: str, bounds: tuple[int, int], default: int) -> int:
+    """The nearest whole number within bounds, or ``default`` when ``text`` holds none."""
+    try:
+        number = float(text)
+    except ValueError:
+        return default
+    if not math.isfinite(number):
+        return default
+    return min(max(round(number), bounds[0]), bounds[1])
+
+
+# --- rules: each yields a Problem per answer it refuses ----------------------------
+
+
+def check_choices(answers: Answers) -> Iterator[Problem]:
+    """A menu answer must be one of the menu's values (a replay file can hold anything)."""
+    for option, allowed in template_choices(answers).items():
+        value = answers.get(option)
+        if value in allowed:
+            continue
+        close = difflib.get_close_matches(str(value), allowed, n=1)
+        fixed = close[0] if close else allowed[0]
+        yield Problem(
+            option,
+            value,
+            "is not one of the choices",
+            f"Choose {option}={fixed}; the choices are {', '.join(allowed)}",
+            fixed,
+        )
+
+
+def check_project_name(answers: Answers) -> Iterator[Problem]:
+    name = str(answers["project_name"])
+    if not name.strip():
+        yield Problem(
+            "project_name",
+            name,
+            "must not be empty",
+            f"Choose a name such as {DEFAULT_PROJECT_NAME}",
+            DEFAULT_PROJECT_NAME,
+        )
+    elif not name.isprintable():
+        fixed = " ".join("".join(c if c.isprintable() else " " for c in name).split())
+        yield Problem(
+            "project_name",
+            name,
+            "holds a control character or line break",
+            f"Choose a name on one line, e.g. {fixed}",
+            fixed,
+        )
+
+
+def check_author_name(answers: Answers) -> Iterator[Problem]:
+    name = str(answers["author_name"])
+    if name.strip() and name.isprintable():
+        return
+    fixed = " ".join("".join(c if c.isprintable() else " " for c in name).split())
+    fixed = fixed or f"The {answers['project_name']} authors"
+    yield Problem(
+        "author_name",
+        name,
+        "must be one line of text (LICENSE names it as the copyright holder)",
+        f"Choose author_name={_show(fixed)}",
+        fixed,
+    )
+
+
+def check_project_slug(answers: Answers) -> Iterator[Problem]:
+    slug = str(answers["project_slug"])
     if not SLUG_PATTERN.match(slug):
-        raise InvalidAnswer(
-            "project_slug",
-            slug,
-            "must start with a lowercase letter and hold only lowercase letters, digits "
-            "and hyphens",
-            "Choose a slug such as atlas-lambda-service, or a project_name that starts "
-            "with a letter",
+        why = (
+            "must start with a lowercase letter and hold only lowercase letters, digits and hyphens"
         )
-    if len(slug) > SLUG_MAX_LENGTH:
-        raise InvalidAnswer(
-            "project_slug",
-            slug,
+    elif len(slug) > SLUG_MAX_LENGTH:
+        why = (
             f"is {len(slug)} characters; AWS resource names built from it allow at most "
-            f"{SLUG_MAX_LENGTH}",
-            "Choose a shorter project_slug or project_name",
+            f"{SLUG_MAX_LENGTH}"
         )
-    if slug.endswith("-") or "--" in slug:
-        raise InvalidAnswer(
-            "project_slug",
-            slug,
-            "must not end with a hyphen or hold two in a row",
-            f"Choose {re.sub('-+', '-', slug).strip('-')}",
-        )
+    elif slug.endswith("-") or "--" in slug:
+        why = "must not end with a hyphen or hold two in a row"
+    else:
+        return
+    fixed = suggest_slug(slug)
+    yield Problem("project_slug", slug, why, f"Choose project_slug={fixed}", fixed)
 
 
-def check_package_name(answers: Answers) -> None:
-    name = answers["package_name"]
+def check_package_name(answers: Answers) -> Iterator[Problem]:
+    name = str(answers["package_name"])
     if not name.isidentifier() or not name.isascii():
-        raise InvalidAnswer(
-            "package_name",
-            name,
-            "is not a valid Python identifier",
-            "Choose lowercase letters, digits and underscores, starting with a letter, "
-            "e.g. atlas_lambda_service",
-        )
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
-        raise InvalidAnswer(
-            "package_name", name, "is a Python keyword", f"Choose another name, e.g. {name}_service"
-        )
-    if name in sys.stdlib_module_names or name in DEPENDENCY_IMPORT_NAMES:
-        raise InvalidAnswer(
-            "package_name",
-            name,
-            "would shadow a standard-library or dependency module of the same name",
-            f"Choose another name, e.g. {name}_service",
-        )
-    if name != name.lower():
-        raise InvalidAnswer(
-            "package_name", name, "must be lowercase (PEP 8)", f"Choose {name.lower()}"
-        )
+        why = "is not a valid Python identifier"
+    elif keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        why = "is a Python keyword"
+    elif _shadows(name):
+        why = "would shadow a standard-library or dependency module of the same name"
+    elif name != name.lower():
+        why = "must be lowercase (PEP 8)"
+    else:
+        return
+    fixed = suggest_package(name)
+    yield Problem("package_name", name, why, f"Choose package_name={fixed}", fixed)
 
 
-def check_database_name(answers: Answers) -> None:
-    name = answers["database_name"]
+def check_database_name(answers: Answers) -> Iterator[Problem]:
+    name = str(answers["database_name"])
     bad = sorted(set(name) & DATABASE_NAME_FORBIDDEN)
     if not name:
-        raise InvalidAnswer("database_name", name, "must not be empty", "Choose a name such as app")
-    if bad:
-        raise InvalidAnswer(
-            "database_name",
-            name,
-            f"MongoDB database names cannot contain {' '.join(repr(c) for c in bad)}",
-            "Choose letters, digits, '_' or '-', e.g. app",
-        )
-    if any(not c.isprintable() for c in name) or "\x00" in name:
-        raise InvalidAnswer(
-            "database_name",
-            name,
-            "holds a control character",
-            "Choose printable characters, e.g. app",
-        )
-    if len(name.encode()) > DATABASE_NAME_MAX_BYTES:
-        raise InvalidAnswer(
-            "database_name",
-            name,
-            f"is {len(name.encode())} bytes; MongoDB allows at most {DATABASE_NAME_MAX_BYTES}",
-            "Choose a shorter name",
-        )
-    if name in {"admin", "local", "config"}:
-        raise InvalidAnswer(
-            "database_name",
-            name,
-            "is a MongoDB system database, which an application user must not be scoped to",
-            "Choose an application database such as app",
-        )
+        why = "must not be empty"
+    elif bad:
+        why = f"MongoDB database names cannot contain {' '.join(repr(c) for c in bad)}"
+    elif not name.isprintable():
+        why = "holds a control character"
+    elif len(name.encode()) > DATABASE_NAME_MAX_BYTES:
+        why = f"is {len(name.encode())} bytes; MongoDB allows at most {DATABASE_NAME_MAX_BYTES}"
+    elif name in SYSTEM_DATABASES:
+        why = "is a MongoDB system database, which an application user must not be scoped to"
+    else:
+        return
+    kept = "".join(c for c in name if c not in DATABASE_NAME_FORBIDDEN and c.isprintable())
+    fixed = kept.encode()[:DATABASE_NAME_MAX_BYTES].decode(errors="ignore")
+    if not fixed or fixed in SYSTEM_DATABASES:
+        fixed = DEFAULT_DATABASE_NAME
+    yield Problem("database_name", name, why, f"Choose database_name={fixed}", fixed)
 
 
-def check_aws_region(answers: Answers) -> None:
-    region = answers["aws_region"]
+def check_aws_region(answers: Answers) -> Iterator[Problem]:
+    region = str(answers["aws_region"])
     if region in ATLAS_AWS_REGIONS:
         return
-    close = difflib.get_close_matches(str(region).lower(), ATLAS_AWS_REGIONS, n=1)
-    hint = f"Did you mean {close[0]}? " if close else ""
-    raise InvalidAnswer(
+    close = difflib.get_close_matches(region.lower(), ATLAS_AWS_REGIONS, n=1)
+    fixed = close[0] if close else ATLAS_AWS_REGIONS[0]
+    hint = f"Did you mean {fixed}? " if close else ""
+    yield Problem(
         "aws_region",
         region,
         "is not an AWS region MongoDB Atlas supports",
         f"{hint}Choose one of: {', '.join(ATLAS_AWS_REGIONS)}",
+        fixed,
     )
 
 
-def check_flex_network(answers: Answers) -> None:
-    if answers["atlas_tier"] == "FLEX" and answers["network_mode"] != "nat":
-        raise InvalidAnswer(
-            "network_mode",
-            answers["network_mode"],
-            "Atlas FLEX clusters support neither VPC peering nor private endpoints",
-            "Choose network_mode=nat, or a dedicated atlas_tier (M10 or above)",
-        )
-
-
-def check_sharded_tier(answers: Answers) -> None:
-    if answers["cluster_topology"] != "sharded":
-        return
-    tier = answers["atlas_tier"]
-    if tier not in TIERS_IN_ORDER or TIERS_IN_ORDER.index(tier) < TIERS_IN_ORDER.index(
-        SHARDED_MIN_TIER
-    ):
-        raise InvalidAnswer(
-            "atlas_tier",
-            tier,
-            f"sharded clusters need a dedicated tier of {SHARDED_MIN_TIER} or above",
-            f"Choose atlas_tier={SHARDED_MIN_TIER} or larger, or cluster_topology=replica_set",
-        )
-
-
-def _parse_int(
-    answers: Answers,
-    option: str,
-    bounds: tuple[int, int],
-    unit: str,
-    limits: str = "Lambda's limits",
-) -> int:
+def _number(
+    answers: Answers, option: str, bounds: tuple[int, int], unit: str, limits: str
+) -> Iterator[Problem]:
     raw = answers[option]
     low, high = bounds
     text = str(raw).strip()
     if not re.fullmatch(r"[0-9]+", text):
-        raise InvalidAnswer(
-            option,
-            raw,
-            "is not a whole number",
-            f"Choose a whole number of {unit} from {low} to {high}",
-        )
-    value = int(text)
-    if not low <= value <= high:
-        raise InvalidAnswer(
-            option,
-            raw,
-            f"is outside {limits} of {low}-{high} {unit}",
-            f"Choose a value from {low} to {high}",
-        )
-    return value
+        why = "is not a whole number"
+    elif not low <= int(text) <= high:
+        why = f"is outside {limits} of {low}-{high} {unit}"
+    else:
+        return
+    fixed = str(_whole_number(text, bounds, low))
+    yield Problem(option, raw, why, f"Choose a whole number of {unit} from {low} to {high}", fixed)
 
 
-def check_lambda_memory(answers: Answers) -> None:
-    _parse_int(answers, "lambda_memory_mb", LAMBDA_MEMORY_MB, "MB")
+def check_lambda_memory(answers: Answers) -> Iterator[Problem]:
+    yield from _number(answers, "lambda_memory_mb", LAMBDA_MEMORY_MB, "MB", "Lambda's limits")
 
 
-def check_lambda_timeout(answers: Answers) -> None:
-    _parse_int(
+def check_lambda_timeout(answers: Answers) -> Iterator[Problem]:
+    yield from _number(
         answers,
         "lambda_timeout_s",
         LAMBDA_TIMEOUT_S,
@@ -279,82 +344,76 @@ def check_lambda_timeout(answers: Answers) -> None:
     )
 
 
-def check_reserved_concurrency(answers: Answers) -> None:
-    _parse_int(answers, "reserved_concurrency", LAMBDA_CONCURRENCY, "containers")
+def check_reserved_concurrency(answers: Answers) -> Iterator[Problem]:
+    yield from _number(
+        answers, "reserved_concurrency", LAMBDA_CONCURRENCY, "containers", "Lambda's limits"
+    )
 
 
-def connection_budget(tier: str) -> int:
-    """Connections per node the function may use on this tier."""
-    return int(TIER_CONNECTION_LIMITS[tier] * CONNECTION_HEADROOM)
-
-
-def check_connection_budget(answers: Answers) -> None:
-    concurrency = _parse_int(answers, "reserved_concurrency", LAMBDA_CONCURRENCY, "containers")
+def check_sharded_tier(answers: Answers) -> Iterator[Problem]:
     tier = answers["atlas_tier"]
-    if tier not in TIER_CONNECTION_LIMITS:
-        return  # check_choice reports an unknown tier
-    per_node = concurrency * CONNECTIONS_PER_CONTAINER_PER_NODE
-    budget = connection_budget(tier)
+    if answers["cluster_topology"] != "sharded" or tier not in tier_limits(answers):
+        return
+    tiers = dedicated_tiers(answers)
+    if tier in tiers and tiers.index(tier) >= tiers.index(SHARDED_MIN_TIER):
+        return
+    yield Problem(
+        "atlas_tier",
+        tier,
+        f"sharded clusters need a dedicated tier of {SHARDED_MIN_TIER} or above",
+        f"Choose atlas_tier={SHARDED_MIN_TIER} or larger, or cluster_topology=replica_set",
+        SHARDED_MIN_TIER,
+    )
+
+
+def check_flex_network(answers: Answers) -> Iterator[Problem]:
+    if answers["atlas_tier"] == "FLEX" and answers["network_mode"] != "nat":
+        yield Problem(
+            "network_mode",
+            answers["network_mode"],
+            "Atlas FLEX clusters support neither VPC peering nor private endpoints",
+            "Choose network_mode=nat, or a dedicated atlas_tier (M10 or above)",
+            "nat",
+        )
+
+
+def check_connection_budget(answers: Answers) -> Iterator[Problem]:
+    text = str(answers["reserved_concurrency"]).strip()
+    tier = answers["atlas_tier"]
+    if not text.isdigit() or tier not in tier_limits(answers):
+        return  # check_reserved_concurrency and check_choices report these
+    concurrency = int(text)
+    per_container = answers["_connections_per_container_per_node"]
+    per_node = concurrency * per_container
+    budget = connection_budget(answers, tier)
     if per_node <= budget:
         return
-    max_concurrency = budget // CONNECTIONS_PER_CONTAINER_PER_NODE
-    bigger = [t for t in TIERS_IN_ORDER if connection_budget(t) >= per_node]
+    largest = max_reserved_concurrency(answers, tier)
+    bigger = [t for t in dedicated_tiers(answers) if connection_budget(answers, t) >= per_node]
     alternative = (
-        f", or atlas_tier={bigger[0]} (budget {connection_budget(bigger[0])})" if bigger else ""
+        f", or atlas_tier={bigger[0]} (budget {connection_budget(answers, bigger[0])})"
+        if bigger
+        else ""
     )
-    raise InvalidAnswer(
+    share = round(answers["_connection_headroom"] * 100)
+    yield Problem(
         "reserved_concurrency",
         concurrency,
-        f"{concurrency} containers x {CONNECTIONS_PER_CONTAINER_PER_NODE} connections per "
-        f"container per node = {per_node} > {budget} "
-        f"({int(CONNECTION_HEADROOM * 100)}% of {tier}'s {TIER_CONNECTION_LIMITS[tier]} "
+        f"{concurrency} containers x {per_container} connections per container per node = "
+        f"{per_node} > {budget} ({share}% of {tier}'s {tier_limits(answers)[tier]} "
         "connections per node)",
-        f"Choose reserved_concurrency={max_concurrency} or less{alternative}",
+        f"Choose reserved_concurrency={largest} or less{alternative}",
+        str(largest),
     )
 
 
-CHOICES = {
-    "auth_mode": ("iam", "password"),
-    "network_mode": ("private_endpoint", "peering", "nat"),
-    "iac_tool": ("terraform", "sam", "cdk"),
-    "cluster_topology": ("replica_set", "sharded"),
-    "atlas_tier": (*TIERS_IN_ORDER, "FLEX"),
-    "python_version": ("3.13", "3.12"),
-    "architecture": ("arm64", "x86_64"),
-}
-
-
-def check_choices(answers: Answers) -> None:
-    """Choice answers given on the command line bypass the menu; check them too."""
-    for option, allowed in CHOICES.items():
-        if answers[option] not in allowed:
-            raise InvalidAnswer(
-                option,
-                answers[option],
-                "is not one of the choices",
-                f"Choose one of: {', '.join(allowed)}",
-            )
-
-
-def check_project_name(answers: Answers) -> None:
-    name = answers["project_name"]
-    if not str(name).strip():
-        raise InvalidAnswer(
-            "project_name", name, "must not be empty", "Choose a name such as Atlas Lambda Service"
-        )
-    if not str(name).isprintable():
-        raise InvalidAnswer(
-            "project_name",
-            name,
-            "holds a control character or line break",
-            "Choose a name on one line",
-        )
-
-
-# Order matters: syntax first, then combinations, then arithmetic.
-RULES: tuple[Callable[[Answers], None], ...] = (
+# Every rule runs. The order is the report's, and the order in which fixes are
+# applied for the retry command: syntax first, then combinations, then arithmetic
+# (fixing the tier first may make a network or concurrency change unnecessary).
+RULES: tuple[Rule, ...] = (
     check_choices,
     check_project_name,
+    check_author_name,
     check_project_slug,
     check_package_name,
     check_database_name,
@@ -362,25 +421,134 @@ RULES: tuple[Callable[[Answers], None], ...] = (
     check_lambda_memory,
     check_lambda_timeout,
     check_reserved_concurrency,
-    check_flex_network,
     check_sharded_tier,
+    check_flex_network,
     check_connection_budget,
 )
 
 
-def validate(answers: Answers) -> None:
-    """Raise the first :class:`InvalidAnswer` among the rules, if any."""
+# What the rules read: the prompts and the template data.
+REQUIRED = (
+    "project_name", "author_name", "project_slug", "package_name", "database_name",
+    "aws_region", "atlas_tier", "cluster_topology", "network_mode", "lambda_memory_mb",
+    "lambda_timeout_s", "reserved_concurrency", "_tier_connection_limits",
+    "_connection_headroom", "_connections_per_container_per_node",
+)  # fmt: skip
+
+
+def problems(answers: Answers) -> list[Problem]:
+    """Every refused answer, at most one problem per option (the first rule's)."""
+    found: dict[str, Problem] = {}
     for rule in RULES:
-        rule(answers)
+        for problem in rule(answers):
+            found.setdefault(problem.option, problem)
+    return list(found.values())
+
+
+def fixes(answers: Answers) -> dict[str, str]:
+    """The changes that make the answers valid: each first remaining problem's fix, in turn."""
+    fixed = dict(answers)
+    changes: dict[str, str] = {}
+    for _ in range(4 * len(RULES)):
+        remaining = problems(fixed)
+        if not remaining:
+            return changes
+        first = remaining[0]
+        fixed[first.option] = changes[first.option] = first.fixed
+    raise RuntimeError(f"no fix converges for {remaining}")  # a bug in a rule's fix
+
+
+# --- the retry command ---------------------------------------------------------------
+
+
+class Launcher(NamedTuple):
+    """How the user ran the template, so the retry command is the same, plus the fixes.
+
+    ``kind``: ``cookiecutter`` (answers as ``key=value`` arguments), ``cruft-create``
+    (answers as ``--extra-context`` JSON before the template) or ``cruft-update`` (the
+    changed answers as ``--variables-to-update`` JSON).
+    """
+
+    kind: str
+    words: tuple[str, ...]
+
+
+def user_answers(answers: Answers) -> dict[str, str]:
+    """The prompted answers (no private keys), in prompt order."""
+    return {k: str(v) for k, v in answers.items() if not k.startswith("_")}
+
+
+# Jinja's delimiters, spelled so that this file (which cookiecutter renders) holds none.
+JINJA_OPENERS = ("{" + "{", "{" + "%", "{" + "#")
+RAW, END_RAW = "{" + "% raw %" + "}", "{" + "% endraw %" + "}"
+
+
+def _literal(value: str) -> str:
+    """cookiecutter renders ``--no-input`` values as Jinja; keep Jinja syntax literal."""
+    if any(opener in value for opener in JINJA_OPENERS):
+        return RAW + value.replace(END_RAW, "") + END_RAW
+    return value
+
+
+def retry_command(launcher: Launcher, answers: Answers, changes: Mapping[str, str]) -> str:
+    fixed = {k: _literal(v) for k, v in {**user_answers(answers), **changes}.items()}
+    if launcher.kind == "cruft-update":
+        words = [*launcher.words, "--variables-to-update", json.dumps(dict(changes))]
+    elif launcher.kind == "cruft-create":
+        *options, template = launcher.words
+        words = [*options, "--extra-context", json.dumps(fixed, ensure_ascii=False), template]
+    else:
+        words = [*launcher.words, *(f"{k}={v}" for k, v in fixed.items())]
+    return shlex.join(words)
+
+
+def report(answers: Answers, launcher: Launcher) -> str | None:
+    """The lines to print for refused answers, ending with the retry command; None if valid."""
+    found = problems(answers)
+    if not found:
+        return None
+    changes = fixes(answers)
+    count = f"{len(found)} answer{'s' if len(found) > 1 else ''}"
+    changed = " ".join(f"{k}={_show(v)}" for k, v in changes.items())
+    return "\n".join(
+        [
+            *(f"error: {problem}" for problem in found),
+            "",
+            f"{count} refused; nothing was written. Retry with {changed}:",
+            "",
+            f"  {retry_command(launcher, answers, changes)}",
+        ]
+    )
+
+
+def _launch_relative(path: str) -> str:
+    """``path`` as the user can type it where they launched cookiecutter (the shell's PWD)."""
+    launch = os.environ.get("PWD", "")
+    if not os.path.isabs(launch) or not os.path.isdir(launch):
+        return path
+    relative = os.path.relpath(os.path.realpath(path), os.path.realpath(launch))
+    return path if relative.startswith("..") else relative
+
+
+def hook_launcher(answers: Answers) -> Launcher:
+    """The command as far as a hook can tell it from the context cookiecutter passes."""
+    if "_commit" in answers:  # cruft adds the template commit; it also never replays
+        return Launcher("cruft-update", ("cruft", "update"))
+    words = ["cookiecutter", "--no-input", str(answers.get("_template", "."))]
+    if answers.get("_checkout"):
+        words += ["--checkout", str(answers["_checkout"])]
+    output_dir = _launch_relative(str(answers.get("_output_dir", ".")))
+    if output_dir != ".":
+        words += ["--output-dir", output_dir]
+    return Launcher("cookiecutter", tuple(words))
 
 
 def main(answers: Answers) -> int:
-    try:
-        validate(answers)
-    except InvalidAnswer as problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 1
-    return 0
+    text = report(answers, hook_launcher(answers))
+    if text is None:
+        return 0
+    print(text, file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

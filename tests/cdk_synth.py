@@ -4,7 +4,7 @@ Usage: python cdk_synth.py JOBS.json RESULTS.json
 
 JOBS.json is a list of {"name", "project", "context"}. For each job the project's own
 ``infra/cdk/cdk.json`` context is read (feature flags and defaults, as the CDK CLI passes
-it), ``context`` is laid over it, and ``service_stack.build`` runs into
+it), ``context`` is laid over it, and ``app.build`` runs into
 ``infra/cdk/cdk.out`` with the project's ``dist/lambda.zip``. Synthesis includes the
 cdk-nag checks, which raise on any unacknowledged finding. RESULTS.json maps each name to
 {"ok", "error", "outdir", "seconds"}. Starting the CDK's JavaScript runtime costs seconds;
@@ -21,7 +21,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-PROJECT_MODULES = ("service_stack", "peering_accepter", "app")
+# Every project has its own modules of these names (and the package's submodules).
+PROJECT_MODULES = ("app", "service_infra", "peering_accepter")
 
 
 def synthesize(project: Path, context: dict[str, Any]) -> Path:
@@ -30,11 +31,12 @@ def synthesize(project: Path, context: dict[str, Any]) -> Path:
     infra = project / "infra" / "cdk"
     merged = {**json.loads((infra / "cdk.json").read_text())["context"], **context}
     outdir = infra / "cdk.out"
-    for name in PROJECT_MODULES:  # every project has its own modules of these names
-        sys.modules.pop(name, None)
+    for name in list(sys.modules):
+        if name.split(".")[0] in PROJECT_MODULES:
+            del sys.modules[name]
     sys.path.insert(0, str(infra))
     try:
-        module = importlib.import_module("service_stack")
+        module = importlib.import_module("app")
         app = App(context=merged, outdir=str(outdir))
         module.build(app, project / "dist" / "lambda.zip")
         app.synth()

@@ -92,6 +92,8 @@ UNSUPPORTED: list[tuple[Answers, str, str]] = [
     ({"project_slug": "a" * 41}, "project_slug", "at most 40"),
     ({"project_name": "123"}, "project_slug", "lowercase letter"),
     ({"project_name": "   "}, "project_name", "empty"),
+    ({"project_name": "123"}, "package_name", "identifier"),
+    ({"author_name": " "}, "author_name", "one line"),
     ({"package_name": "import"}, "package_name", "keyword"),
     ({"package_name": "json"}, "package_name", "shadow"),
     ({"package_name": "pymongo"}, "package_name", "shadow"),
@@ -111,6 +113,7 @@ UNSUPPORTED: list[tuple[Answers, str, str]] = [
     ({"python_version": "3.11"}, "python_version", "choices"),
     ({"architecture": "arm"}, "architecture", "choices"),
     ({"atlas_tier": "M0"}, "atlas_tier", "choices"),
+    ({"license": "GPL"}, "license", "choices"),
 ]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from cookiecutter.main import cookiecutter
+from tfstub.fixtures import offline_terraform  # noqa: F401 -- Terraform validate/plan, offline
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 JINJA_LEFTOVER = re.compile(r"\{\{|\{%|\{#|cookiecutter\.")

@@ -306,3 +306,103 @@ def strings_containing(node: Any, needle: str, path: str = "") -> list[str]:
     elif isinstance(node, str) and needle in node:
         found.append(path)
     return found
+
+
+# ---------------------------------------------------------------- deploy-time values
+
+NO_VALUE = object()  # what AWS::NoValue leaves behind: nothing
+
+
+class Evaluation:
+    """A template as CloudFormation deploys it for given parameter values.
+
+    Conditions are decided, ``Fn::If`` takes its branch, ``AWS::NoValue`` removes what it
+    stands for, resources and outputs whose condition is false disappear, ``Ref`` to a
+    parameter becomes its (string) value and ``Fn::Join`` of known strings is joined. Refs to
+    resources, ``Fn::GetAtt`` and ``Fn::Sub`` stay as written: they are known only in AWS.
+    """
+
+    def __init__(self, template: Template, values: dict[str, Any] | None = None) -> None:
+        """``values``: parameter values (others take their Default) and pseudo parameters."""
+        values = values or {}
+        parameters = template.get("Parameters", {})
+        unknown = set(values) - set(parameters) - PSEUDO_PARAMETERS
+        if unknown:
+            raise KeyError(f"no such parameters: {sorted(unknown)}")
+        self.template = template
+        self.values = {
+            name: str(values[name]) if name in values else str(parameter["Default"])
+            for name, parameter in parameters.items()
+            if name in values or "Default" in parameter
+        }
+        self.values |= {name: str(value) for name, value in values.items() if "::" in name}
+        self.conditions = {
+            name: self.condition(expression)
+            for name, expression in template.get("Conditions", {}).items()
+        }
+
+    def condition(self, expression: Any) -> bool:
+        function, argument = next(iter(expression.items()))
+        if function == "Fn::Equals":
+            left, right = (self.value(item) for item in argument)
+            return str(left) == str(right)
+        if function == "Fn::Not":
+            return not self.condition(argument[0])
+        if function == "Fn::And":
+            return all(self.condition(item) for item in argument)
+        if function == "Fn::Or":
+            return any(self.condition(item) for item in argument)
+        if function == "Condition":
+            return self.condition(self.template["Conditions"][argument])
+        raise ValueError(f"not a condition: {expression}")
+
+    def value(self, node: Any) -> Any:
+        if isinstance(node, list):
+            items = [self.value(item) for item in node]
+            return [item for item in items if item is not NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if is_intrinsic(node):
+            function, argument = next(iter(node.items()))
+            if function == "Fn::If":
+                name, if_true, if_false = argument
+                return self.value(if_true if self.conditions[name] else if_false)
+            if function == "Ref" and argument == "AWS::NoValue":
+                return NO_VALUE
+            if function == "Ref" and argument in self.values:
+                return self.values[argument]
+            if function == "Fn::Join":
+                separator, parts = argument[0], self.value(argument[1])
+                if all(isinstance(part, str) for part in parts):
+                    return separator.join(parts)
+                return {function: [separator, parts]}
+            return {function: self.value(argument)}
+        items = {key: self.value(value) for key, value in node.items()}
+        return {key: value for key, value in items.items() if value is not NO_VALUE}
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        return {
+            name: self.value(resource)
+            for name, resource in self.template["Resources"].items()
+            if self.conditions.get(resource.get("Condition"), True)
+        }
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return {
+            name: self.value(output["Value"])
+            for name, output in self.template.get("Outputs", {}).items()
+            if self.conditions.get(output.get("Condition"), True)
+        }
+
+    def broken_rules(self) -> list[str]:
+        """The AssertDescription of every rule assertion these values break."""
+        broken = []
+        for rule in self.template.get("Rules", {}).values():
+            if "RuleCondition" in rule and not self.condition(rule["RuleCondition"]):
+                continue
+            for assertion in rule["Assertions"]:
+                if not self.condition(assertion["Assert"]):
+                    broken.append(assertion.get("AssertDescription", "(no description)"))
+        return broken

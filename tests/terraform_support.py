@@ -64,7 +64,7 @@ def comments(body: dict[str, Any]) -> list[str]:
 
 # ---------------------------------------------------------------- references
 
-PROVIDER_PREFIXES = ("aws", "mongodbatlas", "random")
+PROVIDER_PREFIXES = ("aws", "mongodbatlas", "terraform")
 REFERENCE_PATTERNS = {
     "var": re.compile(r"(?<![\w.])var\.([A-Za-z_][\w-]*)"),
     "local": re.compile(r"(?<![\w.])local\.([A-Za-z_][\w-]*)"),
@@ -215,3 +215,31 @@ def fmt_problems(text: str) -> list[str]:
     if indents:
         problems.append(f"unbalanced brackets ({len(indents)} levels open at the end)")
     return problems
+
+
+# ---------------------------------------------------------------- expressions
+
+
+def strings(value: Any) -> Iterator[str]:
+    """Every string inside a parsed value (attribute values, nested blocks, lists)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key not in ("__comments__", "__inline_comments__"):
+                yield from strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
+
+
+def enclosing_calls(expression: str, position: int) -> list[str]:
+    """The functions whose argument list holds `position`, outermost first (quotes ignored)."""
+    calls: list[str] = []
+    for match in re.finditer(r"([A-Za-z_]\w*)?\(|\)", _STRING.sub('""', expression[:position])):
+        if match.group() == ")":
+            if calls:
+                calls.pop()
+        else:
+            calls.append(match.group(1) or "")
+    return calls

@@ -1,11 +1,13 @@
-"""The CDK app of every cdk combination: synthesis with cdk-nag, wiring, cfn-lint, lint, types.
+"""The CDK app of every cdk combination: synthesis with cdk-nag, wiring, schemas, the CLI.
 
 Every supported cdk combination (plus one with hostile free text) is rendered and synthesized
 offline in the CDK toolchain venv (tests/cdk_toolchain.py), two processes for all of them
-(tests/cdk_synth.py). The synthesized CloudFormation is then checked here as parsed JSON,
-cfn-lint runs once over every template, and each distinct version of the generated CDK code
-passes ruff, ``mypy --strict`` and its own ``aws_cdk.assertions`` suite
-(tests/test_infra_cdk.py in the generated project).
+(tests/cdk_synth.py). The synthesized CloudFormation is then checked here as parsed JSON
+(the MongoDB::Atlas resources against their published schemas), cfn-lint runs once over
+every template, each distinct version of the generated CDK code passes ruff, ``mypy
+--strict`` and its own ``aws_cdk.assertions`` suite (tests/test_infra_cdk.py in the
+generated project), and one project per network mode synthesizes again with ``npx cdk
+synth`` and the CDK CLI the project pins.
 """
 
 from __future__ import annotations
@@ -23,12 +25,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sam_support
 import toolchains
 import yaml
-from cdk_toolchain import cdk_venv, locked
+from cdk_toolchain import (
+    cdk_cli,
+    cdk_library_pins,
+    cdk_venv,
+    cli_max_schema,
+    cli_version,
+    locked,
+)
 from cfnlint.api import ManualArgs, lint
 from combinations import SUPPORTED, combination, combination_id
 from conftest import Render, render
+from hook_loader import pre_gen
+from sam_support import atlas_schema_errors, top_level_read_only
 from toolchains import TOOLCHAINS
 
 TESTS = Path(__file__).resolve().parent
@@ -44,10 +56,12 @@ HOSTILE = combination(
 )
 ALL = [*CDK_COMBOS, HOSTILE]
 PROJECT_ID = "0123456789abcdef01234567"
+# Contract 4: the SRV strings Atlas shows, one each network mode (and topology) reaches.
 URIS = {
-    "private_endpoint": "mongodb+srv://cluster0-pl-0.ab1cd.mongodb.net",
-    "peering": "mongodb+srv://cluster0-pri.ab1cd.mongodb.net",
-    "nat": "mongodb+srv://cluster0.ab1cd.mongodb.net",
+    "standard": "mongodb+srv://cluster0.ab1cd.mongodb.net",
+    "-pri": "mongodb+srv://cluster0-pri.ab1cd.mongodb.net",
+    "-pl-N": "mongodb+srv://cluster0-pl-0.ab1cd.mongodb.net",
+    "-pl-N-lb": "mongodb+srv://cluster0-pl-0-lb.ab1cd.mongodb.net",
 }
 ATLAS_TYPES = {
     "private_endpoint": {
@@ -70,17 +84,33 @@ CDK_CODE = ("infra/cdk", "tests/test_infra_cdk.py")
 # (the Function construct depends on its role explicitly).
 CFN_LINT_ALLOWED = {"W3005"}
 JSII_ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+# The CLI offline: no version check, no notices, no telemetry, no instance metadata lookups.
+CLI_ENV = {
+    "CDK_DISABLE_VERSION_CHECK": "true",
+    "CDK_DISABLE_CLI_TELEMETRY": "true",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
 
 
 def combo_id(combo: dict[str, Any]) -> str:
     return combination_id(combo) + ("-hostile" if combo is HOSTILE else "")
 
 
+def uri_for(combo: dict[str, Any]) -> str:
+    """A connection string the combination's network mode accepts (each kind used somewhere)."""
+    network = combo["network_mode"]
+    if network == "private_endpoint":
+        return URIS["-pl-N-lb" if combo["cluster_topology"] == "sharded" else "-pl-N"]
+    if network == "peering":
+        return URIS["-pri" if combo["auth_mode"] == "password" else "standard"]
+    return URIS["standard"]
+
+
 def context_for(combo: dict[str, Any]) -> dict[str, str]:
     return {
         "atlasProjectId": PROJECT_ID,
         "atlasClusterName": "Cluster0",
-        "mongodbUri": URIS[combo["network_mode"]],
+        "mongodbUri": uri_for(combo),
     }
 
 
@@ -89,13 +119,21 @@ def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[s
     return toolchains.run(args, cwd, timeout=900, **{**JSII_ENV, **env})
 
 
+# Answers that change only a constant's value (the tier's connection budget): combinations that
+# differ in nothing else share one run of mypy and of the stack tests. The constants themselves
+# are checked per combination (test_reserved_concurrency_budget_is_the_tiers).
+ANSWER_CONSTANTS = re.compile(
+    rb"^(MAX_RESERVED_CONCURRENCY = )\d+$|\b(M[1-8]0|FLEX)\b", re.MULTILINE
+)
+
+
 def fingerprint(project: Path) -> str:
     digest = hashlib.sha256()
     for entry in CDK_CODE:
         root = project / entry
         for path in sorted([root] if root.is_file() else root.rglob("*.py")):
             digest.update(path.relative_to(project).as_posix().encode())
-            digest.update(path.read_bytes())
+            digest.update(ANSWER_CONSTANTS.sub(rb"\1<answer>", path.read_bytes()))
     return digest.hexdigest()[:16]
 
 
@@ -114,13 +152,13 @@ def render_all(root: Path) -> dict[str, Path]:
 
 
 def make_mutant(source: Path, root: Path) -> Path:
-    """A copy of one project whose routes lose their cdk-nag acknowledgment."""
+    """A copy of one project whose API loses its cdk-nag acknowledgment."""
     project = root / "mutant" / source.name
     shutil.copytree(source, project)
-    stack = project / "infra" / "cdk" / "service_stack.py"
-    text = stack.read_text()
+    api = project / "infra" / "cdk" / "service_infra" / "api.py"
+    text = api.read_text()
     assert text.count('"AwsSolutions-APIG4"') == 1
-    stack.write_text(text.replace('"AwsSolutions-APIG4"', '"AwsSolutions-NOTHING"'))
+    api.write_text(text.replace('"AwsSolutions-APIG4"', '"AwsSolutions-NOTHING"'))
     return project
 
 
@@ -341,34 +379,46 @@ def test_function_matches_the_answers(combo: dict[str, Any], service: dict[str, 
     assert props["ReservedConcurrentExecutions"] == int(combo.get("reserved_concurrency", 50))
     assert props["Code"]["S3Key"].endswith(".zip")
     variables = props["Environment"]["Variables"]
-    expected = {"MONGODB_URI", "MONGODB_DATABASE", "AWS_STS_REGIONAL_ENDPOINTS"}
+    expected = {
+        "MONGODB_URI",
+        "MONGODB_DATABASE",
+        "FUNCTION_TIMEOUT_S",
+        "AWS_STS_REGIONAL_ENDPOINTS",
+    }
     if combo["auth_mode"] == "password":
         secret, _ = the_one(service, "AWS::SecretsManager::Secret")
         assert variables["MONGODB_SECRET_ARN"] == {"Ref": secret}
         expected.add("MONGODB_SECRET_ARN")
     assert set(variables) == expected
-    assert variables["MONGODB_URI"] == URIS[combo["network_mode"]]
+    assert variables["MONGODB_URI"] == uri_for(combo)
     assert variables["MONGODB_DATABASE"] == combo.get("database_name", "app")
+    # Contract 1: the function reads the timeout it really has.
+    assert variables["FUNCTION_TIMEOUT_S"] == str(props["Timeout"])
     assert variables["AWS_STS_REGIONAL_ENDPOINTS"] == "regional"
     subnets = {s["Ref"] for s in props["VpcConfig"]["SubnetIds"]}
     assert len(subnets) == 2
     assert all("PrivateSubnet" in s for s in subnets)
     (group,) = props["VpcConfig"]["SecurityGroupIds"]
-    assert group["Fn::GetAtt"][0].startswith("FunctionSecurityGroup")
+    assert "FunctionSecurityGroup" in group["Fn::GetAtt"][0]
 
 
-def test_http_api_routes_to_the_function(combo: dict[str, Any], service: dict[str, Any]) -> None:
+def test_one_default_route_sends_everything_to_the_function(
+    combo: dict[str, Any], service: dict[str, Any]
+) -> None:
+    """Contract 3: the handler answers 404/405 itself; a new route is a handler change only."""
     name, _ = main_function(service)
-    routes = resources_of(service, "AWS::ApiGatewayV2::Route").values()
-    assert {r["Properties"]["RouteKey"] for r in routes} == {
-        "GET /health",
-        "POST /items",
-        "GET /items/{id}",
-    }
-    _, integration = the_one(service, "AWS::ApiGatewayV2::Integration")
+    _, route = the_one(service, "AWS::ApiGatewayV2::Route")
+    assert route["Properties"]["RouteKey"] == "$default"
+    integration_id, integration = the_one(service, "AWS::ApiGatewayV2::Integration")
+    assert route["Properties"]["Target"]["Fn::Join"][1][1] == {"Ref": integration_id}
     assert integration["Properties"]["IntegrationUri"] == {"Fn::GetAtt": [name, "Arn"]}
     _, stage = the_one(service, "AWS::ApiGatewayV2::Stage")
     assert "DestinationArn" in stage["Properties"]["AccessLogSettings"]
+    reserved = int(combo.get("reserved_concurrency", 50))
+    assert stage["Properties"]["DefaultRouteSettings"] == {
+        "ThrottlingBurstLimit": min(reserved, 5000),
+        "ThrottlingRateLimit": min(reserved * 10, 10000),
+    }
 
 
 def test_database_user_per_auth_mode(combo: dict[str, Any], service: dict[str, Any]) -> None:
@@ -477,13 +527,16 @@ def test_network_wiring(combo: dict[str, Any], service: dict[str, Any]) -> None:
         assert registration["Properties"]["Id"] == {"Ref": endpoint}
         assert registration["Properties"]["EndpointServiceId"] == {"Fn::GetAtt": [service_id, "Id"]}
     elif network == "peering":
-        container, _ = the_one(service, "MongoDB::Atlas::NetworkContainer")
+        container, body = the_one(service, "MongoDB::Atlas::NetworkContainer")
+        assert body["DeletionPolicy"] == "Retain"  # adopted or new, clusters use it
         peering, body = the_one(service, "MongoDB::Atlas::NetworkPeering")
         vpc, _ = the_one(service, "AWS::EC2::VPC")
         assert body["Properties"]["ContainerId"] == {"Fn::GetAtt": [container, "Id"]}
         assert body["Properties"]["VpcId"] == {"Ref": vpc}
         accepter, custom = the_one(service, "Custom::AtlasPeeringAccepter")
         assert custom["Properties"]["AtlasPeeringId"] == {"Fn::GetAtt": [peering, "Id"]}
+        # The Atlas CIDR comes from the accepted peering, never from a hand-typed value.
+        atlas_cidr = {"Fn::GetAtt": [accepter, "AtlasCidrBlock"]}
         routes = [
             r
             for r in resources_of(service, "AWS::EC2::Route").values()
@@ -491,10 +544,13 @@ def test_network_wiring(combo: dict[str, Any], service: dict[str, Any]) -> None:
         ]
         assert len(routes) == 2
         for route in routes:
-            assert route["Properties"]["DestinationCidrBlock"] == "192.168.248.0/21"
+            assert route["Properties"]["DestinationCidrBlock"] == atlas_cidr
             assert route["Properties"]["VpcPeeringConnectionId"] == {
                 "Fn::GetAtt": [accepter, "VpcPeeringConnectionId"]
             }
+        (group,) = main_function(service)[1]["Properties"]["VpcConfig"]["SecurityGroupIds"]
+        egress = service["Resources"][group["Fn::GetAtt"][0]]["Properties"]["SecurityGroupEgress"]
+        assert [rule["CidrIp"] for rule in egress] == [atlas_cidr]
         _, access = the_one(service, "MongoDB::Atlas::ProjectIpAccessList")
         assert [e["CIDRBlock"] for e in access["Properties"]["AccessList"]] == ["10.0.0.0/16"]
     else:
@@ -529,7 +585,7 @@ def test_no_open_cidr_beyond_what_a_nat_gateway_needs(
             assert path[2:] == ("Properties", "DestinationCidrBlock"), path
         else:
             assert resource["Type"] == "AWS::EC2::SecurityGroup", path
-            assert path[1].startswith("FunctionSecurityGroup"), path
+            assert path[1].startswith("NetworkFunctionSecurityGroup"), path
             rule = resource["Properties"]["SecurityGroupEgress"][path[4]]
             assert (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) == ("tcp", 27015, 27017)
     for group in resources_of(service, "AWS::EC2::SecurityGroup").values():
@@ -560,7 +616,8 @@ def test_atlas_resources_and_extensions_agree(
         a["Properties"]["TypeName"]
         for a in resources_of(extensions, "AWS::CloudFormation::TypeActivation").values()
     }
-    assert activated == ATLAS_TYPES[combo["network_mode"]]
+    # One shared stack activates what every mode uses: deploying it again narrows nothing.
+    assert activated == set().union(*ATLAS_TYPES.values())
     for name, body in service["Resources"].items():
         is_atlas = body["Type"].startswith("MongoDB::Atlas::")
         if is_atlas:
@@ -570,6 +627,91 @@ def test_atlas_resources_and_extensions_agree(
         assert ("cfn-lint" in body.get("Metadata", {})) == is_atlas, name
         if is_atlas:
             assert body["Metadata"]["cfn-lint"] == {"config": {"ignore_checks": ["E3006"]}}
+
+
+def test_atlas_resources_match_the_published_schemas(service: dict[str, Any]) -> None:
+    """Property names, required properties, enums; Fn::GetAtt only of read-only attributes."""
+    for name, body in service["Resources"].items():
+        if body["Type"].startswith("MongoDB::Atlas::"):
+            assert atlas_schema_errors(body["Type"], body["Properties"]) == [], name
+    for path, value in walk(service["Resources"]):
+        if path and path[-1] == "Fn::GetAtt":
+            target, attribute = value
+            resource_type = service["Resources"][target]["Type"]
+            if resource_type.startswith("MongoDB::Atlas::"):
+                assert attribute in top_level_read_only(resource_type), (path, value)
+
+
+SAM_EXTENSIONS = (
+    TESTS.parent / "{{cookiecutter.project_slug}}" / "infra" / "sam" / "atlas-extensions.yaml"
+)
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def arn_text(value: Any, region: str) -> str:
+    """An ARN written as Fn::Sub (SAM) or Fn::Join of Refs (CDK), as one Fn::Sub string."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Sub" in value:
+        text: str = value["Fn::Sub"]
+        return text
+    separator, parts = value["Fn::Join"]
+    joined = separator.join(p if isinstance(p, str) else "${" + p["Ref"] + "}" for p in parts)
+    # The CDK writes the partition and region it knows (aws, the generated region) literally.
+    joined = joined.replace(f":{region}:", ":${AWS::Region}:")
+    return re.sub(r"^arn:aws:", "arn:${AWS::Partition}:", joined)
+
+
+def extensions_summary(template: dict[str, Any], region: str) -> dict[str, Any]:
+    """What the extensions stack does, whichever tool wrote it."""
+    mappings = template.get("Mappings", {})
+    summary: dict[str, Any] = {"Description": template["Description"]}
+    for name, body in template["Resources"].items():
+        props = body["Properties"]
+        if body["Type"] == "AWS::IAM::Role":
+            (policy,) = props["Policies"]
+            statements = [
+                (
+                    s["Sid"],
+                    sorted(as_list(s["Action"])),
+                    [arn_text(r, region) for r in as_list(s["Resource"])],
+                )
+                for s in policy["PolicyDocument"]["Statement"]
+            ]
+            trust = [
+                {k: v for k, v in s.items() if k != "Action"} | {"Action": as_list(s["Action"])}
+                for s in props["AssumeRolePolicyDocument"]["Statement"]
+            ]
+            role = (props["Description"], props["MaxSessionDuration"], policy["PolicyName"])
+            summary[name] = (body["Type"], role, statements, trust)
+        else:
+            publisher = props["PublisherId"]
+            if isinstance(publisher, dict):  # SAM: !FindInMap [MongoDB, Publisher, Id]
+                first, second, third = publisher["Fn::FindInMap"]
+                publisher = mappings[first][second][third]
+            summary[name] = (
+                body["Type"],
+                props["Type"],
+                props["TypeName"],
+                publisher,
+                props["ExecutionRoleArn"],
+            )
+    return summary
+
+
+def test_the_extensions_stack_is_the_sam_one(
+    combo: dict[str, Any], synthesized: dict[str, dict[str, Any]]
+) -> None:
+    """SAM and CDK projects share the stack mongodb-atlas-extensions in an account: same
+    resources under the same logical ids, so either tool updates it in place and neither
+    narrows what the other's stacks rely on."""
+    region = combo.get("aws_region", "us-east-1")
+    cdk = load(synthesized[combo_id(combo)], EXTENSIONS_STACK)
+    sam = sam_support.load(SAM_EXTENSIONS)
+    assert extensions_summary(cdk, region) == extensions_summary(sam, region)
 
 
 def test_cfn_lint_passes(
@@ -582,6 +724,19 @@ def test_cfn_lint_passes(
         text = (Path(result["outdir"]) / f"{stack}.template.json").read_text()
         findings = [str(m) for m in lint(text, config=config) if m.rule.id not in CFN_LINT_ALLOWED]
         assert findings == [], (stack, findings)
+
+
+def test_reserved_concurrency_budget_is_the_tiers(
+    combo: dict[str, Any], projects: dict[str, Path]
+) -> None:
+    """reservedConcurrency may never exceed the connection budget the template checked."""
+    answers = json.loads((TESTS.parent / "cookiecutter.json").read_text())
+    limit = answers["_tier_connection_limits"][combo["atlas_tier"]]
+    per_container = answers["_connections_per_container_per_node"]
+    budget = int(limit * answers["_connection_headroom"] // per_container)
+    settings = projects[combo_id(combo)] / "infra" / "cdk" / "service_infra" / "settings.py"
+    found = re.search(r"^MAX_RESERVED_CONCURRENCY = (\d+)$", settings.read_text(), re.MULTILINE)
+    assert found and int(found[1]) == budget, (found, budget)
 
 
 # --- the generated code --------------------------------------------------------------------------
@@ -624,16 +779,18 @@ def test_cli_pin_and_app_command(combo: dict[str, Any], projects: dict[str, Path
     assert cdk_json["app"] == "python3 app.py"
     for key in ("atlasProjectId", "atlasClusterName", "mongodbUri"):
         assert cdk_json["context"][key] == "", key  # the user fills these in
-    version = json.loads((infra / "package.json").read_text())["devDependencies"]["aws-cdk"]
-    major, minor, _ = (int(part) for part in version.split("."))
-    assert major == 2 and minor >= 1148, version  # 3.x cannot read aws-cdk-lib 2.x output
+    assert cdk_json["context"]["reservedConcurrency"] == int(combo.get("reserved_concurrency", 50))
+    package = json.loads((infra / "package.json").read_text())
+    version = package["devDependencies"]["aws-cdk"]
+    assert re.fullmatch(r"2\.\d+\.\d+", version), version  # exact, and 3.x reads no 2.x output
+    assert package["engines"] == {"node": ">=22"}
     lock = json.loads((infra / "package-lock.json").read_text())
     assert lock["packages"]["node_modules/aws-cdk"]["version"] == version
     assert lock["packages"]["node_modules/aws-cdk"]["integrity"].startswith("sha512-")
-    readme = (infra / "README.md").read_text()
-    steps = ("cdk bootstrap", "cdk deploy mongodb-atlas-extensions", "cdk destroy", "mongodbUri")
-    for step in steps:
-        assert step in readme, step
+    # The libraries that write the cloud assembly are pinned exactly, like the CLI that reads it.
+    pyproject = (projects[combo_id(combo)] / "pyproject.toml").read_text()
+    for name, pinned in cdk_library_pins().items():
+        assert f'"{name}=={pinned}"' in pyproject, name
 
 
 def test_workflow_synthesizes_with_pinned_actions(
@@ -653,7 +810,146 @@ def test_workflow_synthesizes_with_pinned_actions(
     assert checkout["with"]["persist-credentials"] is False
     runs = "\n".join(step.get("run", "") for step in job["steps"])
     assert "npm ci" in runs and "npx cdk synth" in runs and "make package" in runs
-    assert URIS[combo["network_mode"]] in runs
+    uri = re.search(r"-c mongodbUri=(\S+)", runs)
+    assert uri, runs
+    assert uri[1] in URIS.values()
+    node = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-node@"))
+    assert int(node["with"]["node-version"]) >= 22
+
+
+# --- one construct per concern, chosen by file ------------------------------------------------
+COMMON_MODULES = {
+    "__init__.py",
+    "api.py",
+    "database_user.py",
+    "extensions_stack.py",
+    "function.py",
+    "network.py",
+    "service_stack.py",
+    "settings.py",
+    "support.py",
+}
+
+
+def test_jinja_chooses_the_files_of_the_mode(
+    combo: dict[str, Any], projects: dict[str, Path]
+) -> None:
+    package = projects[combo_id(combo)] / "infra" / "cdk" / "service_infra"
+    expected = COMMON_MODULES | {f"network_{combo['network_mode']}.py"}
+    if combo["auth_mode"] == "password":
+        expected.add("database_secret.py")
+    assert {p.name for p in package.glob("*.py")} == expected
+    code = "\n".join(p.read_text() for p in package.glob("*.py"))
+    for other in {"nat", "peering", "private_endpoint"} - {combo["network_mode"]}:
+        assert f"network_{other}" not in code, other
+    assert ("aws_secretsmanager" in code) == (combo["auth_mode"] == "password")
+
+
+def test_the_service_stack_only_composes(combo: dict[str, Any], projects: dict[str, Path]) -> None:
+    stack = projects[combo_id(combo)] / "infra" / "cdk" / "service_infra" / "service_stack.py"
+    text = stack.read_text()
+    imports = re.findall(r"^from (\S+) import", text, re.MULTILINE)
+    assert set(imports) - {"__future__", "pathlib", "typing", "aws_cdk", "constructs"} == {
+        i for i in imports if i.startswith(".")
+    }
+    assert re.findall(r"^from aws_cdk import (.+)$", text, re.MULTILINE) == ["Stack"]
+    assert len(text.splitlines()) <= 80
+
+
+def test_cdk_module_names_are_refused_as_package_names(
+    combo: dict[str, Any], projects: dict[str, Path]
+) -> None:
+    """What infra/cdk and the accepter put on the import path must not shadow the package."""
+    infra = projects[combo_id(combo)] / "infra"
+    top_level = {
+        p.stem
+        for folder in (infra / "cdk", infra / "peering_accepter")
+        if folder.is_dir()
+        for p in folder.iterdir()
+        if (p.suffix == ".py" or (p / "__init__.py").is_file())
+    }
+    assert top_level <= pre_gen.DEPENDENCY_IMPORT_NAMES, top_level - pre_gen.DEPENDENCY_IMPORT_NAMES
+
+
+# --- the pinned CDK CLI ----------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def cli_modules() -> Path:
+    """node_modules holding the CDK CLI the template pins (npm ci once per machine)."""
+    return cdk_cli()
+
+
+def test_the_pinned_cli_reads_what_the_pinned_library_writes(
+    cli_modules: Path, synthesized: dict[str, dict[str, Any]]
+) -> None:
+    """aws-cdk-lib writes a cloud-assembly schema version; the CLI refuses a newer one."""
+    result = synthesized[combo_id(CDK_COMBOS[0])]
+    manifest = json.loads((Path(result["outdir"]) / "manifest.json").read_text())
+    written = int(manifest["version"].split(".")[0])
+    assert written <= cli_max_schema(cli_modules), (manifest["version"], cli_version(cli_modules))
+
+    def parts(version: str) -> tuple[int, ...]:
+        return tuple(int(part) for part in version.split("."))
+
+    minimum = manifest.get("minimumCliVersion", "0")
+    assert parts(minimum) <= parts(cli_version(cli_modules)), minimum
+
+
+# One render per network mode, with the other answers varied among them.
+CLI_COMBOS = [
+    next(c for c in CDK_COMBOS if (c["network_mode"], c["auth_mode"], c["cluster_topology"]) == key)
+    for key in (
+        ("private_endpoint", "iam", "sharded"),
+        ("peering", "password", "replica_set"),
+        ("nat", "iam", "replica_set"),
+    )
+]
+
+
+@pytest.mark.parametrize("combo", CLI_COMBOS, ids=combo_id)
+def test_npx_cdk_synth_with_the_pinned_cli(
+    combo: dict[str, Any],
+    projects: dict[str, Path],
+    synthesized: dict[str, dict[str, Any]],
+    cli_modules: Path,
+    cdk_bin: Path,
+    tmp_path: Path,
+) -> None:
+    """What a user runs: `npx cdk synth` in infra/cdk, the CLI running `python3 app.py`."""
+    infra = projects[combo_id(combo)] / "infra" / "cdk"
+    link = infra / "node_modules"
+    if not link.exists():
+        link.symlink_to(cli_modules, target_is_directory=True)
+    context = [arg for key, value in context_for(combo).items() for arg in ("-c", f"{key}={value}")]
+    out = tmp_path / "cdk.out"
+    npx = shutil.which("npx")
+    assert npx, "npx (Node.js) is needed"
+    command = [npx, "--no-install", "cdk", "synth", "--quiet", "--no-notices", "-o", str(out)]
+    done = run(
+        [*command, *context],
+        infra,
+        PATH=f"{cdk_bin}{os.pathsep}{os.environ['PATH']}",  # python3 with the CDK libraries
+        CDK_HOME=str(tmp_path / "cdk-home"),
+        **CLI_ENV,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    in_process = Path(synthesized[combo_id(combo)]["outdir"])
+    for stack in (projects[combo_id(combo)].name, EXTENSIONS_STACK):
+        by_cli = json.loads((out / f"{stack}.template.json").read_text())["Resources"]
+        expected = json.loads((in_process / f"{stack}.template.json").read_text())["Resources"]
+        assert without_cli_metadata(by_cli) == expected, stack
+
+
+def without_cli_metadata(resources: dict[str, Any]) -> dict[str, Any]:
+    """What the CLI adds by default: construct paths, asset metadata and version reporting."""
+    kept = {}
+    for name, body in resources.items():
+        if body["Type"] == "AWS::CDK::Metadata":
+            continue
+        metadata = {k: v for k, v in body.get("Metadata", {}).items() if not k.startswith("aws:")}
+        kept[name] = {k: v for k, v in body.items() if k != "Metadata"}
+        if metadata:
+            kept[name]["Metadata"] = metadata
+    return kept
 
 
 def test_other_tools_ship_no_cdk(render_once: Render) -> None:

@@ -10,8 +10,10 @@
   repositories themselves cannot be fetched here, so each hook's tool runs directly.
 - ``.github/dependabot.yml`` passes Dependabot's schema and covers every manifest.
 - ``requirements.lock`` re-resolves to itself and pins what the tests run.
-- ``cruft create`` works on the template, and ``cruft update`` brings a template change
-  into a generated project without losing the project's own edits.
+- ``cruft create`` works on the template (and reports bad answers as cookiecutter
+  does), ``cruft diff`` shows the project's own edits, and ``cruft update`` brings a
+  template change into a generated project without losing them (conflicts as git
+  conflict markers); neither prints next steps.
 
 The tools come from tests/requirements-eco.txt (``make test`` installs it).
 """
@@ -489,11 +491,16 @@ def git(*args: str, cwd: Path) -> str:
     return result.stdout.strip()
 
 
-def test_cruft_update_brings_template_changes_and_keeps_local_edits(tmp_path: Path) -> None:
-    # The template, as a git repository of its own.
-    template = tmp_path / "template"
+def template_repository(root: Path) -> tuple[Path, str]:
+    """The template, as a git repository of its own (cruft clones it); its commit."""
+    template = root / "template"
     template.mkdir()
-    for name in ("cookiecutter.json", "hooks", "{{cookiecutter.project_slug}}"):
+    for name in (
+        "cookiecutter.json",
+        "atlas_lambda_extension.py",
+        "hooks",
+        "{{cookiecutter.project_slug}}",
+    ):
         source = TEMPLATE / name
         if source.is_dir():
             shutil.copytree(source, template / name, ignore=shutil.ignore_patterns("__pycache__"))
@@ -502,17 +509,22 @@ def test_cruft_update_brings_template_changes_and_keeps_local_edits(tmp_path: Pa
     git("init", "-q", "-b", "main", cwd=template)
     git("add", "-A", cwd=template)
     git("commit", "-q", "-m", "template v1", cwd=template)
-    first = git("rev-parse", "HEAD", cwd=template)
+    return template, git("rev-parse", "HEAD", cwd=template)
 
-    # cruft create, offline, from the local path; the project becomes a git repository.
-    out = tmp_path / "out"
+
+def test_cruft_update_brings_template_changes_and_keeps_local_edits(tmp_path: Path) -> None:
+    template, first = template_repository(tmp_path)
+
+    # cruft create, offline, from the local path, run from tmp_path as a user's shell
+    # would (PWD); the project becomes a git repository.
     created = run(
-        [tool("cruft"), "create", "--no-input", "--output-dir", str(out),
+        [tool("cruft"), "create", "--no-input", "--output-dir", "out",
          "--extra-context", '{"iac_tool": "sam", "auth_mode": "password"}', str(template)],
-        tmp_path, **GIT_IDENTITY,
+        tmp_path, PWD=str(tmp_path), **GIT_IDENTITY,
     )  # fmt: skip
     assert created.returncode == 0, created.stdout + created.stderr
-    project = out / "atlas-lambda-service"
+    assert "\n  cd out/atlas-lambda-service\n" in created.stdout  # next steps, from where it ran
+    project = tmp_path / "out" / "atlas-lambda-service"
     cruft_json = json.loads((project / ".cruft.json").read_text())
     assert cruft_json["template"] == str(template) and cruft_json["commit"] == first
     assert cruft_json["context"]["cookiecutter"]["iac_tool"] == "sam"
@@ -520,32 +532,82 @@ def test_cruft_update_brings_template_changes_and_keeps_local_edits(tmp_path: Pa
     git("add", "-A", cwd=project)
     git("commit", "-q", "-m", "generated", cwd=project)
 
-    # Local edits: a whole file the template never touches again, and the top of the
-    # Makefile, which the template changes further down.
+    # Local edits: a whole file the template never touches again, the top of the
+    # Makefile, which the template changes further down, and the first line of the
+    # pre-commit config, which the template changes too (a conflict).
     readme = project / "README.md"
     readme.write_text(readme.read_text() + "\nOur team's runbook: see the wiki.\n")
     makefile = project / "Makefile"
     lines = makefile.read_text().splitlines(keepends=True)
     makefile.write_text(lines[0] + "# local: our own note\n" + "".join(lines[1:]))
+    precommit = project / ".pre-commit-config.yaml"
+    local_lines = precommit.read_text().splitlines(keepends=True)
+    precommit.write_text("# local: our hooks\n" + "".join(local_lines[1:]))
     git("commit", "-q", "-am", "local edits", cwd=project)
 
-    # Upstream: the template changes two files and commits.
-    upstream_gitignore = template / "{{cookiecutter.project_slug}}" / ".gitignore"
-    upstream_gitignore.write_text(upstream_gitignore.read_text() + ".upstream-cache/\n")
-    upstream_makefile = template / "{{cookiecutter.project_slug}}" / "Makefile"
+    # cruft diff: the project against the template at the project's commit. Local edits
+    # show as removals (the diff runs from the project's files to the template's).
+    diffed = run([tool("cruft"), "diff"], project, PWD=str(project))
+    assert diffed.returncode == 0, diffed.stderr
+    assert "\n-Our team's runbook: see the wiki.\n" in diffed.stdout
+    assert "\n-# local: our hooks\n" in diffed.stdout
+    assert "Next steps" not in diffed.stdout + diffed.stderr  # its render is not a new project
+
+    # Upstream: the template changes three files and commits.
+    upstream = template / "{{cookiecutter.project_slug}}"
+    (upstream / ".gitignore").write_text(
+        (upstream / ".gitignore").read_text() + ".upstream-cache/\n"
+    )
+    upstream_makefile = upstream / "Makefile"
     upstream_makefile.write_text(upstream_makefile.read_text() + "\n# upstream: a new trailer\n")
+    upstream_precommit = upstream / ".pre-commit-config.yaml"
+    upstream_lines = upstream_precommit.read_text().splitlines(keepends=True)
+    upstream_precommit.write_text("# upstream: new hooks\n" + "".join(upstream_lines[1:]))
     git("commit", "-q", "-am", "template v2", cwd=template)
     second = git("rev-parse", "HEAD", cwd=template)
 
     assert run([tool("cruft"), "check"], project).returncode != 0  # behind the template
-    updated = run([tool("cruft"), "update", "--skip-apply-ask"], project, **GIT_IDENTITY)
+    updated = run(
+        [tool("cruft"), "update", "--skip-apply-ask"], project, PWD=str(project), **GIT_IDENTITY
+    )
     assert updated.returncode == 0, updated.stdout + updated.stderr
+    assert "Next steps" not in updated.stdout + updated.stderr  # two renders, both silent
     assert run([tool("cruft"), "check"], project).returncode == 0
 
     assert ".upstream-cache/\n" in (project / ".gitignore").read_text()
     assert "Our team's runbook: see the wiki." in readme.read_text()
     merged = makefile.read_text()
     assert "# local: our own note\n" in merged and "# upstream: a new trailer\n" in merged
+    # The conflict: git's 3-way merge (`git apply -3`) leaves conflict markers and an
+    # unmerged path, not a .rej file.
+    conflicted = precommit.read_text()
+    assert conflicted.startswith("<<<<<<< ours\n# local: our hooks\n=======\n"), conflicted[:200]
+    assert "# upstream: new hooks\n>>>>>>> theirs\n" in conflicted
+    assert git("diff", "--name-only", "--diff-filter=U", cwd=project) == ".pre-commit-config.yaml"
     assert json.loads((project / ".cruft.json").read_text())["commit"] == second
     assert not list(project.rglob("*.rej")), "cruft left a rejected hunk"
     assert [p.name for p in (project / "infra").iterdir()] == ["sam"]  # the answers still hold
+
+
+def test_cruft_create_reports_every_bad_answer_last_and_the_retry_works(tmp_path: Path) -> None:
+    template, _ = template_repository(tmp_path)
+    env = {"PWD": str(tmp_path), "PATH": f"{TOOLS_BIN}{os.pathsep}{os.environ['PATH']}"}
+    refused = run(
+        [tool("cruft"), "create", "--no-input", "--output-dir", "out", "--extra-context",
+         '{"project_name": "1 Service", "reserved_concurrency": "700"}', str(template)],
+        tmp_path, **env, **GIT_IDENTITY,
+    )  # fmt: skip
+    assert refused.returncode == 1
+    lines = refused.stderr.rstrip("\n").splitlines()
+    assert [line.split("=")[0] for line in lines if line.startswith("error: ")] == [
+        "error: project_slug",
+        "error: package_name",
+        "error: reserved_concurrency",
+    ]
+    assert "Traceback" not in refused.stdout + refused.stderr  # nothing buries the report
+    retry = lines[-1].strip()
+    assert retry.startswith("cruft create --no-input --output-dir out --extra-context ")
+    assert not (tmp_path / "out").exists()
+    pasted = run(["sh", "-c", retry], tmp_path, **env, **GIT_IDENTITY)
+    assert pasted.returncode == 0, pasted.stdout + pasted.stderr
+    assert (tmp_path / "out" / "svc-1-service" / ".cruft.json").is_file()

@@ -1,30 +1,37 @@
-"""The AWS SAM stack (infra/sam) of every SAM combination: lint, schemas, wiring, checkov.
+"""The AWS SAM stack (infra/sam) of every SAM combination: lint, schemas, wiring, SAM CLI, checkov.
 
 Each combination is rendered once. Its template is linted as written (what the generated
 project's `sam validate --lint` sees) and after the SAM transform (so the function's runtime,
 role, policies and `Fn::GetAtt` targets are linted as plain CloudFormation). The
 MongoDB::Atlas resources, which cfn-lint cannot check, are validated against the published
-schemas; the per-mode resources are checked for how they reference each other; checkov runs
-once over every render.
+schemas; the per-mode resources are checked for how they reference each other, and the
+deploy-time parameters (reserved concurrency, an existing endpoint service, the connection
+string) for what CloudFormation would deploy with them. The SAM CLI itself (`sam validate
+--lint`, `sam build`, the extensions' `sam deploy` settings) runs offline on one render per
+network mode. checkov runs once over every render.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import json
 import re
 import shutil
 import tomllib
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 import sam_support as sam
 import yaml
-from combinations import SUPPORTED, Answers, combination_id
+from combinations import SUPPORTED, Answers, combination, combination_id
 from conftest import Render
-from rendered_stack import RenderedStack
+from rendered_stack import DEFAULTS, RenderedStack
+from sam_toolchain import SAM_CLI_VERSION, run_sam
 from toolchains import CheckovReport, run_checkov
 
 SAM_COMBINATIONS = [answers for answers in SUPPORTED if answers["iac_tool"] == "sam"]
@@ -36,6 +43,15 @@ AWKWARD = {
     "database_name": "d'b-ü{x}",
 }
 
+# Every type any rendering uses: what atlas-extensions.yaml activates, in every rendering.
+ALL_ATLAS_TYPES = {
+    "MongoDB::Atlas::DatabaseUser",
+    "MongoDB::Atlas::ProjectIpAccessList",
+    "MongoDB::Atlas::NetworkContainer",
+    "MongoDB::Atlas::NetworkPeering",
+    "MongoDB::Atlas::PrivateEndpointService",
+    "MongoDB::Atlas::PrivateEndpointAWS",
+}
 ATLAS_TYPES_BY_MODE = {
     "private_endpoint": {
         "MongoDB::Atlas::DatabaseUser",
@@ -60,6 +76,17 @@ class Stack(RenderedStack):
     def folder(self) -> Path:
         return self.project / "infra" / "sam"
 
+    @property
+    def topology(self) -> str:
+        return self.answer("cluster_topology")
+
+    @property
+    def max_reserved(self) -> int:
+        """The connection budget's maximum reserved concurrency, from cookiecutter.json's data."""
+        limit = DEFAULTS["_tier_connection_limits"][self.answer("atlas_tier")]
+        per_container = DEFAULTS["_connections_per_container_per_node"]
+        return int(limit * DEFAULTS["_connection_headroom"] // per_container)
+
     @cached_property
     def text(self) -> str:
         return (self.folder / "template.yaml").read_text(encoding="utf-8")
@@ -82,6 +109,10 @@ class Stack(RenderedStack):
 
     def props(self, name: str) -> dict[str, Any]:
         return self.resources[name]["Properties"]
+
+    def deployed(self, **values: Any) -> sam.Evaluation:
+        """The transformed template as CloudFormation deploys it with these parameter values."""
+        return sam.Evaluation(self.transformed, {"AWS::Region": self.region, **values})
 
 
 @pytest.fixture(scope="session")
@@ -130,10 +161,11 @@ def test_only_sam_files_are_generated(stack: Stack) -> None:
         text = path.read_text(encoding="utf-8")
         assert "cookiecutter." not in text, path
         assert "{%" not in text and "{#" not in text, path
-        # The one `{{` the stack needs is the dynamic reference to the generated password.
+        # The one `{{` the stack needs is the dynamic reference to the generated password
+        # (which the password README quotes).
         for line in text.splitlines():
             if "{{" in line:
-                assert "{{resolve:secretsmanager:${DatabaseUserSecret}:" in line, (path, line)
+                assert "{{resolve:secretsmanager:" in line, (path, line)
 
 
 def test_awkward_answers_stay_data(awkward: Stack) -> None:
@@ -265,8 +297,6 @@ def test_function_settings(stack: Stack) -> None:
     assert function["Runtime"] == f"python{stack.answer('python_version')}"
     assert function["Architectures"] == [stack.answer("architecture")]
     assert function["MemorySize"] == int(stack.answer("lambda_memory_mb"))
-    assert function["Timeout"] == int(stack.answer("lambda_timeout_s"))
-    assert function["ReservedConcurrentExecutions"] == int(stack.answer("reserved_concurrency"))
     assert function["LoggingConfig"] == {"LogGroup": ref("ApiFunctionLogGroup")}
     assert stack.props("ApiFunctionLogGroup")["RetentionInDays"] == ref("LogRetentionInDays")
 
@@ -274,6 +304,7 @@ def test_function_settings(stack: Stack) -> None:
     expected = {
         "MONGODB_URI": ref("MongoDbUri"),
         "MONGODB_DATABASE": stack.answer("database_name"),
+        "FUNCTION_TIMEOUT_S": ref("FunctionTimeout"),
         "AWS_STS_REGIONAL_ENDPOINTS": "regional",
     }
     if stack.auth == "password":
@@ -281,38 +312,67 @@ def test_function_settings(stack: Stack) -> None:
     assert variables == expected
 
 
-def test_function_in_private_subnets_of_the_vpc(stack: Stack) -> None:
-    vpc_config = stack.props("ApiFunction")["VpcConfig"]
-    assert vpc_config["SubnetIds"] == [ref("PrivateSubnetA"), ref("PrivateSubnetB")]
-    assert vpc_config["SecurityGroupIds"] == [ref("FunctionSecurityGroup")]
-    for subnet in ("PrivateSubnetA", "PrivateSubnetB"):
-        assert stack.props(subnet)["VpcId"] == ref("Vpc")
-        assert stack.props(subnet)["MapPublicIpOnLaunch"] is False
-        associations = [
-            r["Properties"]
-            for r in stack.resources.values()
-            if r["Type"] == "AWS::EC2::SubnetRouteTableAssociation"
-            and r["Properties"]["SubnetId"] == ref(subnet)
-        ]
-        assert associations == [{"SubnetId": ref(subnet), "RouteTableId": ref("PrivateRouteTable")}]
-    assert stack.props("Vpc")["EnableDnsHostnames"] is True
-    assert stack.props("Vpc")["EnableDnsSupport"] is True
-    assert stack.props("FunctionSecurityGroup")["VpcId"] == ref("Vpc")
-    assert "SecurityGroupIngress" not in stack.props("FunctionSecurityGroup")
+def test_function_reads_the_timeout_it_has(stack: Stack) -> None:
+    """Contract 1: FUNCTION_TIMEOUT_S and the timeout come from one value, whatever it is."""
+    parameter = stack.template["Parameters"]["FunctionTimeout"]
+    assert parameter == {
+        "Type": "Number",
+        "Description": parameter["Description"],
+        "Default": int(stack.answer("lambda_timeout_s")),
+        "MinValue": 3,
+        "MaxValue": 900,
+    }
+    for timeout in (parameter["Default"], 3, 900, 42):
+        function = stack.deployed(FunctionTimeout=timeout).resources["ApiFunction"]["Properties"]
+        assert function["Timeout"] == str(timeout)
+        assert function["Environment"]["Variables"]["FUNCTION_TIMEOUT_S"] == str(timeout)
 
 
-def test_http_api_routes(stack: Stack) -> None:
+def test_reserved_concurrency_parameter(stack: Stack) -> None:
+    """Contract 2: default = the answer, 0 = reserve nothing, at most the budget's maximum."""
+    parameter = stack.template["Parameters"]["ReservedConcurrency"]
+    assert parameter["Type"] == "Number"
+    assert parameter["Default"] == int(stack.answer("reserved_concurrency"))
+    assert parameter["MinValue"] == 0
+    assert parameter["MaxValue"] == stack.max_reserved
+    assert str(stack.max_reserved) in parameter["Description"]
+
+    def deployed(reserved: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        resources = stack.deployed(ReservedConcurrency=reserved).resources
+        stage = resources["HttpApiApiGatewayDefaultStage"]["Properties"]
+        return resources["ApiFunction"]["Properties"], stage["DefaultRouteSettings"]
+
+    for reserved in (1, parameter["Default"], parameter["MaxValue"]):
+        function, throttling = deployed(reserved)
+        assert function["ReservedConcurrentExecutions"] == str(reserved)
+        # A burst of one request per container, ten requests a second per container.
+        assert throttling == {
+            "ThrottlingBurstLimit": str(reserved),
+            "ThrottlingRateLimit": str(reserved * 10),
+        }
+        assert float(throttling["ThrottlingRateLimit"]) == reserved * 10
+    # 0 reserves nothing (Lambda would read 0 as "never run"), and the API keeps API
+    # Gateway's account-level throttling instead of a limit of zero.
+    function, throttling = deployed(0)
+    assert "ReservedConcurrentExecutions" not in function
+    assert throttling == {}
+
+
+def test_http_api_sends_every_request_to_the_function(stack: Stack) -> None:
+    """Contract 3: one `$default` route; the handler answers 404/405 itself."""
     events = stack.props("ApiFunction")["Events"]
-    routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events.values()}
-    assert routes == {("GET", "/health"), ("POST", "/items"), ("GET", "/items/{id}")}
-    assert all(
-        e["Type"] == "HttpApi" and e["Properties"]["ApiId"] == ref("HttpApi")
-        for e in events.values()
-    )
-    api = stack.props("HttpApi")
-    assert api["AccessLogSettings"]["DestinationArn"] == getatt("HttpApiAccessLogGroup", "Arn")
-    assert api["DefaultRouteSettings"]["ThrottlingBurstLimit"] == int(
-        stack.answer("reserved_concurrency")
+    assert events == {"Api": {"Type": "HttpApi", "Properties": {"ApiId": ref("HttpApi")}}}
+    api = stack.transformed["Resources"]["HttpApi"]["Properties"]
+    paths = api["Body"]["paths"]
+    assert list(paths) == ["$default"]
+    route = paths["$default"]["x-amazon-apigateway-any-method"]
+    assert route["isDefaultRoute"] is True
+    integration = route["x-amazon-apigateway-integration"]
+    assert integration["type"] == "aws_proxy"
+    assert integration["payloadFormatVersion"] == "2.0"
+    assert "${ApiFunction.Arn}" in integration["uri"]["Fn::Sub"]
+    assert stack.props("HttpApi")["AccessLogSettings"]["DestinationArn"] == getatt(
+        "HttpApiAccessLogGroup", "Arn"
     )
     outputs = stack.template["Outputs"]
     assert "${HttpApi}" in outputs["ApiUrl"]["Value"]["Fn::Sub"]
@@ -353,6 +413,8 @@ def test_function_role_is_least_privilege(stack: Stack) -> None:
 
 
 def test_database_user(stack: Stack) -> None:
+    users = sam.resources_of_type(stack.template, "MongoDB::Atlas::DatabaseUser")
+    assert list(users) == ["AtlasDatabaseUser"]
     user = stack.props("AtlasDatabaseUser")
     database = stack.answer("database_name")
     assert user["Roles"] == [{"RoleName": "readWrite", "DatabaseName": database}]
@@ -362,10 +424,9 @@ def test_database_user(stack: Stack) -> None:
         assert user["Username"] == getatt("ApiFunctionRole", "Arn")
         assert user["DatabaseName"] == "$external"
         assert user["AWSIAMType"] == "ROLE"
-        assert "Password" not in user
+        assert "Password" not in user and "Labels" not in user
         assert not sam.resources_of_type(stack.template, "AWS::SecretsManager::")
         return
-    assert user["Username"] == ref("DatabaseUsername")
     assert user["DatabaseName"] == "admin"
     assert user.get("AWSIAMType", "NONE") == "NONE"
     assert user["Password"] == {
@@ -373,11 +434,43 @@ def test_database_user(stack: Stack) -> None:
     }
     secret = stack.props("DatabaseUserSecret")["GenerateSecretString"]
     assert secret["GenerateStringKey"] == "password"
-    assert secret["SecretStringTemplate"] == {"Fn::Sub": '{"username": "${DatabaseUsername}"}'}
     assert secret["PasswordLength"] >= 32
     assert "SecretString" not in stack.props("DatabaseUserSecret")
     for name in stack.template["Parameters"]:
-        assert "password" not in name.lower(), name
+        assert "password" not in name.lower() or name == "DatabasePasswordRevision", name
+
+
+def test_secret_and_user_never_disagree(stack: Stack) -> None:
+    """Password mode: one source of truth, and nothing a deploy changes regenerates it.
+
+    The user's name and the secret's username are one expression of pseudo parameters that
+    never change for a stack; the secret's generation settings reference no parameter, so no
+    update or rollback makes CloudFormation generate a new password the user does not get.
+    Raising DatabasePasswordRevision changes the user alone: CloudFormation then updates it
+    with the password the secret holds at that moment.
+    """
+    if stack.auth == "iam":
+        assert "DatabasePasswordRevision" not in stack.template["Parameters"]
+        return
+    user = stack.props("AtlasDatabaseUser")
+    secret = stack.props("DatabaseUserSecret")
+    template = secret["GenerateSecretString"]["SecretStringTemplate"]["Fn::Sub"]
+    assert json.loads(template) == {"username": user["Username"]["Fn::Sub"]}
+    assert user["Username"] == {"Fn::Sub": "${AWS::StackName}-${AWS::AccountId}-${AWS::Region}"}
+    generated = list(sam.references(secret))
+    assert generated and all(target in sam.PSEUDO_PARAMETERS for _, target, _ in generated)
+
+    parameter = stack.template["Parameters"]["DatabasePasswordRevision"]
+    assert (parameter["Type"], parameter["Default"], parameter["MinValue"]) == ("Number", 1, 1)
+    first = stack.deployed()
+    second = stack.deployed(DatabasePasswordRevision=2)
+    changed = {
+        name for name, resource in second.resources.items() if resource != first.resources[name]
+    }
+    assert changed == {"AtlasDatabaseUser"}
+    assert second.resources["AtlasDatabaseUser"]["Properties"]["Labels"] == [
+        {"Key": "password-revision", "Value": "2"}
+    ]
 
 
 def test_secrets_manager_reached_privately(stack: Stack) -> None:
@@ -430,21 +523,24 @@ def _types(stack: Stack) -> set[str]:
 def test_private_endpoint_wiring(stack: Stack) -> None:
     if stack.network != "private_endpoint":
         assert "AtlasVpcEndpoint" not in stack.resources
+        assert "AtlasPrivateEndpointServiceId" not in stack.template["Parameters"]
         return
-    assert stack.props("AtlasPrivateEndpointService") == {
+    service = stack.resources["AtlasPrivateEndpointService"]
+    assert service["Properties"] == {
         "Profile": ref("AtlasProfile"),
         "ProjectId": ref("AtlasProjectId"),
         "CloudProvider": "AWS",
         "Region": ref("AWS::Region"),
     }
+    # Other stacks of the project may register endpoints with the service this one made.
+    assert service["DeletionPolicy"] == service["UpdateReplacePolicy"] == "Retain"
     endpoint = stack.props("AtlasVpcEndpoint")
     assert endpoint["VpcEndpointType"] == "Interface"
     assert endpoint["VpcId"] == ref("Vpc")
-    assert endpoint["ServiceName"] == getatt("AtlasPrivateEndpointService", "EndpointServiceName")
     assert endpoint["SubnetIds"] == [ref("PrivateSubnetA"), ref("PrivateSubnetB")]
     assert endpoint["SecurityGroupIds"] == [ref("AtlasEndpointSecurityGroup")]
+    assert endpoint["PrivateDnsEnabled"] is False
     registration = stack.props("AtlasPrivateEndpoint")
-    assert registration["EndpointServiceId"] == getatt("AtlasPrivateEndpointService", "Id")
     assert registration["Id"] == ref("AtlasVpcEndpoint")
     assert registration["EnforceConnectionSuccess"] is True
 
@@ -469,6 +565,60 @@ def test_private_endpoint_wiring(stack: Stack) -> None:
     assert stack.template["Outputs"]["AtlasVpcEndpointId"]["Value"] == ref("AtlasVpcEndpoint")
 
 
+SERVICE_ID = "0123456789abcdef01234567"
+SERVICE_NAME = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0"
+
+
+def test_existing_private_endpoint_service(stack: Stack) -> None:
+    """Contract 5: AtlasPrivateEndpointServiceId empty creates the service, set reuses one.
+
+    Atlas allows one endpoint service per project and region, so a second stack (staging next
+    to prod) must register its endpoint with the first one's service.
+    """
+    if stack.network != "private_endpoint":
+        return
+    parameters = stack.template["Parameters"]
+    assert parameters["AtlasPrivateEndpointServiceId"]["Default"] == ""
+    assert parameters["AtlasPrivateEndpointServiceName"]["Default"] == ""
+    service_id = re.compile(parameters["AtlasPrivateEndpointServiceId"]["AllowedPattern"])
+    service_name = re.compile(parameters["AtlasPrivateEndpointServiceName"]["AllowedPattern"])
+    assert service_id.fullmatch(SERVICE_ID) and service_name.fullmatch(SERVICE_NAME)
+    assert not service_id.fullmatch("vpce-svc-0123456789abcdef0")
+    assert not service_name.fullmatch(SERVICE_ID)
+
+    new = stack.deployed()
+    assert new.broken_rules() == []
+    assert "AtlasPrivateEndpointService" in new.resources
+    assert new.resources["AtlasVpcEndpoint"]["Properties"]["ServiceName"] == getatt(
+        "AtlasPrivateEndpointService", "EndpointServiceName"
+    )
+    assert new.resources["AtlasPrivateEndpoint"]["Properties"]["EndpointServiceId"] == getatt(
+        "AtlasPrivateEndpointService", "Id"
+    )
+    assert new.outputs["AtlasPrivateEndpointServiceId"] == getatt(
+        "AtlasPrivateEndpointService", "Id"
+    )
+
+    existing = stack.deployed(
+        AtlasPrivateEndpointServiceId=SERVICE_ID, AtlasPrivateEndpointServiceName=SERVICE_NAME
+    )
+    assert existing.broken_rules() == []
+    assert "AtlasPrivateEndpointService" not in existing.resources
+    assert existing.resources["AtlasVpcEndpoint"]["Properties"]["ServiceName"] == SERVICE_NAME
+    assert existing.resources["AtlasPrivateEndpoint"]["Properties"]["EndpointServiceId"] == (
+        SERVICE_ID
+    )
+    assert existing.outputs["AtlasPrivateEndpointServiceId"] == SERVICE_ID
+    assert existing.outputs["AtlasPrivateEndpointServiceName"] == SERVICE_NAME
+    # One without the other is refused before anything is created.
+    for half in (
+        {"AtlasPrivateEndpointServiceId": SERVICE_ID},
+        {"AtlasPrivateEndpointServiceName": SERVICE_NAME},
+    ):
+        (broken,) = stack.deployed(**half).broken_rules()
+        assert "AtlasPrivateEndpointServiceId" in broken
+
+
 def test_peering_wiring(stack: Stack) -> None:
     if stack.network != "peering":
         assert "AtlasNetworkPeering" not in stack.resources
@@ -477,23 +627,21 @@ def test_peering_wiring(stack: Stack) -> None:
     vpc = ipaddress.ip_network(parameters["VpcCidr"]["Default"])
     atlas = ipaddress.ip_network(parameters["AtlasCidrBlock"]["Default"])
     assert not vpc.overlaps(atlas)
-    assert stack.template["Conditions"]["CreateAtlasNetworkContainer"] == {
-        "Fn::Equals": [ref("AtlasNetworkContainerId"), ""]
-    }
+
+    # The extension adopts the region's container (Atlas answers 409) or creates it; either
+    # way the stack never deletes it (clusters use it).
     container = stack.resources["AtlasNetworkContainer"]
-    assert container["Condition"] == "CreateAtlasNetworkContainer"
-    assert container["Properties"]["AtlasCidrBlock"] == ref("AtlasCidrBlock")
-    assert container["Properties"]["RegionName"] == stack.region.upper().replace("-", "_")
-    assert container["DeletionPolicy"] == "Retain"
+    assert "Condition" not in container
+    assert container["Properties"] == {
+        "Profile": ref("AtlasProfile"),
+        "ProjectId": ref("AtlasProjectId"),
+        "RegionName": stack.region.upper().replace("-", "_"),
+        "AtlasCidrBlock": ref("AtlasCidrBlock"),
+    }
+    assert container["DeletionPolicy"] == container["UpdateReplacePolicy"] == "Retain"
 
     peering = stack.props("AtlasNetworkPeering")
-    assert peering["ContainerId"] == {
-        "Fn::If": [
-            "CreateAtlasNetworkContainer",
-            getatt("AtlasNetworkContainer", "Id"),
-            ref("AtlasNetworkContainerId"),
-        ]
-    }
+    assert peering["ContainerId"] == getatt("AtlasNetworkContainer", "Id")
     assert peering["VpcId"] == ref("Vpc")
     assert peering["AwsAccountId"] == ref("AWS::AccountId")
     assert peering["AccepterRegionName"] == ref("AWS::Region")
@@ -505,23 +653,27 @@ def test_peering_wiring(stack: Stack) -> None:
         "ServiceToken": getatt("PeeringAccepterFunction", "Arn"),
         "AtlasPeeringId": getatt("AtlasNetworkPeering", "Id"),
         "VpcId": ref("Vpc"),
-        "AtlasCidrBlock": ref("AtlasCidrBlock"),
     }
-    code = stack.props("PeeringAccepterFunction")["InlineCode"]
-    compile(code, "accepter", "exec")
-    assert "accept_vpc_peering_connection" in code and '"VpcPeeringConnectionId"' in code
-    assert len(code) < 4096  # the ZipFile limit of AWS::Lambda::Function
+    function = stack.props("PeeringAccepterFunction")
+    assert function["CodeUri"] == "../peering_accepter/"
+    assert function["Handler"] == "peering_accepter.handler"
+    assert (stack.folder / function["CodeUri"] / "peering_accepter.py").is_file()
+    assert function["Runtime"] == f"python{stack.answer('python_version')}"
+    # A reservation, even of 1, needs unreserved concurrency that small accounts lack.
+    assert "ReservedConcurrentExecutions" not in function
 
+    atlas_cidr = getatt("AtlasPeeringAccepter", "AtlasCidrBlock")
     routes = {
         n: r["Properties"] for n, r in stack.resources.items() if r["Type"] == "AWS::EC2::Route"
     }
     assert routes == {
         "AtlasPeeringRoute": {
             "RouteTableId": ref("PrivateRouteTable"),
-            "DestinationCidrBlock": ref("AtlasCidrBlock"),
+            "DestinationCidrBlock": atlas_cidr,
             "VpcPeeringConnectionId": getatt("AtlasPeeringAccepter", "VpcPeeringConnectionId"),
         }
     }
+    assert stack.template["Outputs"]["AtlasCidrBlock"]["Value"] == atlas_cidr
     access = stack.props("AtlasAccessList")["AccessList"]
     assert [entry["CIDRBlock"] for entry in access] == [ref("VpcCidr")]
     assert all(set(entry) <= {"CIDRBlock", "Comment"} for entry in access)
@@ -530,6 +682,145 @@ def test_peering_wiring(stack: Stack) -> None:
         "AWS::EC2::InternetGateway",
         "AWS::EC2::EIP",
     }
+
+
+def test_no_hand_typed_atlas_cidr(stack: Stack) -> None:
+    """Routes and rules use the CIDR of the container Atlas really peers from.
+
+    AtlasCidrBlock reaches only the container, where Atlas uses it for a container it creates
+    and ignores it for the one it already has.
+    """
+    if stack.network != "peering":
+        assert "AtlasCidrBlock" not in stack.template["Parameters"]
+        return
+    users = {
+        name
+        for name, resource in stack.resources.items()
+        if ("Ref", "AtlasCidrBlock", None) in set(sam.references(resource))
+    }
+    assert users == {"AtlasNetworkContainer"}
+    reads = {
+        name
+        for name, resource in stack.resources.items()
+        if ("GetAtt", "AtlasPeeringAccepter", "AtlasCidrBlock") in set(sam.references(resource))
+    }
+    assert reads == {"AtlasPeeringRoute", "FunctionSecurityGroup"}
+
+
+def _load_accepter(stack: Stack) -> ModuleType:
+    path = stack.project / "infra" / "peering_accepter" / "peering_accepter.py"
+    spec = importlib.util.spec_from_file_location(f"accepter_{id(stack)}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class FakeEc2:
+    """The two EC2 calls the accepter makes, over a list of peering connections."""
+
+    def __init__(self, *requester_cidrs: str) -> None:
+        self.connections = [
+            {
+                "VpcPeeringConnectionId": f"pcx-{index}",
+                "Status": {"Code": "pending-acceptance"},
+                "AccepterVpcInfo": {"VpcId": "vpc-stack"},
+                "RequesterVpcInfo": {"VpcId": f"vpc-atlas-{index}", "CidrBlock": cidr},
+            }
+            for index, cidr in enumerate(requester_cidrs)
+        ]
+
+    def describe_vpc_peering_connections(self, **request: Any) -> dict[str, Any]:
+        if "VpcPeeringConnectionIds" in request:
+            ids = request["VpcPeeringConnectionIds"]
+            found = [c for c in self.connections if c["VpcPeeringConnectionId"] in ids]
+        else:
+            filters = {f["Name"]: f["Values"] for f in request["Filters"]}
+            found = [
+                c
+                for c in self.connections
+                if c["AccepterVpcInfo"]["VpcId"] in filters["accepter-vpc-info.vpc-id"]
+                and c["Status"]["Code"] in filters["status-code"]
+            ]
+        return {"VpcPeeringConnections": json.loads(json.dumps(found))}
+
+    def accept_vpc_peering_connection(self, VpcPeeringConnectionId: str) -> None:
+        for connection in self.connections:
+            if connection["VpcPeeringConnectionId"] == VpcPeeringConnectionId:
+                connection["Status"]["Code"] = "active"
+
+
+class FakeContext:
+    log_stream_name = "stream"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+def _run_accepter(stack: Stack, ec2: FakeEc2, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The custom resource's answer to CloudFormation for the properties this stack passes."""
+    accepter = _load_accepter(stack)
+    answers: list[dict[str, Any]] = []
+    monkeypatch.setattr(accepter.boto3, "client", lambda service: ec2)
+    monkeypatch.setattr(accepter, "POLL_SECONDS", 0)  # the wait for "active" after accepting
+    monkeypatch.setattr(
+        accepter,
+        "respond",
+        lambda event, status, physical_id, **more: answers.append(
+            {"Status": status, "PhysicalResourceId": physical_id, **more}
+        ),
+    )
+    properties = {
+        key: "vpc-stack" if value == ref("Vpc") else "atlas-peering-id"
+        for key, value in stack.props("AtlasPeeringAccepter").items()
+        if key != "ServiceToken"
+    }
+    event = {
+        "RequestType": "Create",
+        "ResourceProperties": properties,
+        "StackId": "stack",
+        "RequestId": "request",
+        "LogicalResourceId": "AtlasPeeringAccepter",
+        "ResponseURL": "https://example.invalid/response",
+    }
+    accepter.handler(event, FakeContext())
+    (answer,) = answers
+    return answer
+
+
+def test_peering_accepter_reports_the_atlas_cidr(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The accepter finds Atlas's request by the stack's VPC alone and reports its CIDR.
+
+    That is what the route and the security group read (GetAtt ... AtlasCidrBlock): the CIDR
+    of the container the peering really comes from, whatever AtlasCidrBlock says.
+    """
+    if stack.network != "peering":
+        return
+    ec2 = FakeEc2("192.168.240.0/21")
+    answer = _run_accepter(stack, ec2, monkeypatch)
+    assert answer["Status"] == "SUCCESS", answer
+    assert answer["PhysicalResourceId"] == "pcx-0"
+    assert answer["data"] == {
+        "VpcPeeringConnectionId": "pcx-0",
+        "AtlasCidrBlock": "192.168.240.0/21",
+    }
+    assert ec2.connections[0]["Status"]["Code"] == "active"
+    # Every GetAtt of the accepter names data it returns.
+    wanted = {
+        attribute
+        for _, target, attribute in sam.references(stack.template)
+        if target == "AtlasPeeringAccepter"
+    }
+    assert wanted <= set(answer["data"])
+
+    # Two requests into one new VPC: the accepter accepts neither and says why.
+    ec2 = FakeEc2("192.168.240.0/21", "10.8.0.0/21")
+    answer = _run_accepter(stack, ec2, monkeypatch)
+    assert answer["Status"] == "FAILED"
+    assert "pcx-0" in answer["reason"] and "pcx-1" in answer["reason"]
+    assert all(c["Status"]["Code"] == "pending-acceptance" for c in ec2.connections)
 
 
 def test_peering_accepter_may_only_accept_into_its_vpc(stack: Stack) -> None:
@@ -611,7 +902,11 @@ def test_function_egress_is_only_what_it_needs(stack: Stack) -> None:
             ("icmp", "255.255.255.255/32")
         ]
     else:
-        expected = ref("AtlasCidrBlock") if stack.network == "peering" else "0.0.0.0/0"
+        expected = (
+            getatt("AtlasPeeringAccepter", "AtlasCidrBlock")
+            if stack.network == "peering"
+            else "0.0.0.0/0"
+        )
         assert [(e["IpProtocol"], e["FromPort"], e["ToPort"], e["CidrIp"]) for e in cidr_rules] == [
             ("tcp", 27015, 27017, expected)
         ]
@@ -653,21 +948,72 @@ def test_no_open_cidr(stack: Stack) -> None:
 # ---------------------------------------------------------------- parameters
 
 
+# Contract 4: the strings Atlas shows for cluster "cluster0" in the project with host id ab1cd.
 URIS = {
-    "private_endpoint": "mongodb+srv://cluster0-pl-0.abcde.mongodb.net",
-    "peering": "mongodb+srv://cluster0-pri.abcde.mongodb.net",
-    "nat": "mongodb+srv://cluster0.abcde.mongodb.net",
+    "standard": "mongodb+srv://cluster0.ab1cd.mongodb.net",
+    "private endpoint": "mongodb+srv://cluster0-pl-0.ab1cd.mongodb.net",
+    "second private endpoint": "mongodb+srv://cluster0-pl-1.ab1cd.mongodb.net",
+    "private endpoint, sharded, optimized": "mongodb+srv://cluster0-pl-0-lb.ab1cd.mongodb.net",
+    "private IP for peering": "mongodb+srv://cluster0-pri.ab1cd.mongodb.net",
+    "standard, hyphenated cluster": "mongodb+srv://my-cluster-2.ab1cd.mongodb.net",
+    "private endpoint, hyphenated cluster": "mongodb+srv://my-cluster-2-pl-0.ab1cd.mongodb.net",
+    "standard, Atlas for Government": "mongodb+srv://cluster0.ab1cd.mongodbgov.net",
 }
+ACCEPTED = {
+    ("nat", "replica_set"): {
+        "standard",
+        "standard, hyphenated cluster",
+        "standard, Atlas for Government",
+    },
+    ("peering", "replica_set"): {
+        "standard",
+        "standard, hyphenated cluster",
+        "standard, Atlas for Government",
+        "private IP for peering",
+    },
+    ("private_endpoint", "replica_set"): {
+        "private endpoint",
+        "second private endpoint",
+        "private endpoint, hyphenated cluster",
+    },
+    ("private_endpoint", "sharded"): {
+        "private endpoint",
+        "second private endpoint",
+        "private endpoint, hyphenated cluster",
+        "private endpoint, sharded, optimized",
+    },
+}
+ACCEPTED[("nat", "sharded")] = ACCEPTED[("nat", "replica_set")]
+ACCEPTED[("peering", "sharded")] = ACCEPTED[("peering", "replica_set")]
 
 
-def test_mongodb_uri_parameter(stack: Stack) -> None:
+def uri_pattern(stack: Stack) -> re.Pattern[str]:
+    """MongoDbUri's AllowedPattern; CloudFormation matches it against the whole value."""
     parameter = stack.template["Parameters"]["MongoDbUri"]
     assert "Default" not in parameter
-    pattern = re.compile(parameter["AllowedPattern"])
-    good = URIS[stack.network]
+    return re.compile(parameter["AllowedPattern"])
+
+
+def test_mongodb_uri_parameter_per_network_mode(stack: Stack) -> None:
+    """Each mode takes the strings that reach the cluster from its VPC and refuses the rest."""
+    pattern = uri_pattern(stack)
+    accepted = ACCEPTED[(stack.network, stack.topology)]
+    verdicts = {kind: bool(pattern.fullmatch(uri)) for kind, uri in URIS.items()}
+    assert {kind for kind, ok in verdicts.items() if ok} == accepted, verdicts
+    for kind in accepted:
+        assert pattern.fullmatch(URIS[kind] + "/"), kind  # Atlas sometimes shows a trailing /
+    (example,) = re.findall(
+        r"mongodb\+srv://[\w.-]+", stack.template["Parameters"]["MongoDbUri"]["Description"]
+    )
+    assert pattern.fullmatch(example.rstrip(".")), example
+
+
+def test_mongodb_uri_parameter_refuses_more_than_the_plain_string(stack: Stack) -> None:
+    """No credentials, database, options or ports: the client module adds what it needs."""
+    pattern = uri_pattern(stack)
+    (good, *_) = sorted(URIS[kind] for kind in ACCEPTED[(stack.network, stack.topology)])
     assert pattern.fullmatch(good)
-    assert pattern.fullmatch(good + "/")
-    rejected = [
+    for uri in (
         good.replace("://", "://user:secret@"),
         good.replace("://", "://user@"),
         good + "/?retryWrites=true&w=majority",
@@ -675,9 +1021,11 @@ def test_mongodb_uri_parameter(stack: Stack) -> None:
         good + "/?authMechanism=MONGODB-AWS&authSource=%24external",
         good.replace("mongodb+srv://", "mongodb://") + ":27017",
         good + ":27017",
+        good.replace("cluster0", "Cluster0"),
+        good.replace(".mongodb.net", ".example.com"),
+        " " + good,
         "",
-    ] + [uri for mode, uri in URIS.items() if mode != stack.network and stack.network != "nat"]
-    for uri in rejected:
+    ):
         assert not pattern.fullmatch(uri), uri
 
 
@@ -702,28 +1050,63 @@ def test_parameters_constrained(stack: Stack) -> None:
 # ---------------------------------------------------------------- supporting files
 
 
-def test_atlas_extensions_activate_exactly_the_used_types(stack: Stack) -> None:
+def test_atlas_extensions_are_the_same_in_every_rendering(stacks: dict[str, Stack]) -> None:
+    """A second project in the account can neither deactivate types nor narrow the profiles.
+
+    Every rendering ships the same extensions template, which activates every type any
+    rendering uses, so deploying it from another project changes nothing.
+    """
+    files = {(s.folder / "atlas-extensions.yaml").read_bytes() for s in stacks.values()}
+    assert len(files) == 1
+    used = {
+        resource["Type"]
+        for s in stacks.values()
+        for resource in sam.resources_of_type(s.template, sam.ATLAS_PREFIX).values()
+    }
+    assert used == ALL_ATLAS_TYPES
+    assert (
+        set(ATLAS_TYPES_BY_MODE["private_endpoint"])
+        | set(ATLAS_TYPES_BY_MODE["peering"])
+        | set(ATLAS_TYPES_BY_MODE["nat"])
+        == ALL_ATLAS_TYPES
+    )
+
+
+def test_atlas_extensions_activate_every_type_for_every_profile(stack: Stack) -> None:
     extensions = stack.extensions
+    assert "Parameters" not in extensions  # nothing a deploy could narrow
     activations = sam.resources_of_type(extensions, "AWS::CloudFormation::TypeActivation")
-    activated = {r["Properties"]["TypeName"] for r in activations.values()}
+    activated = [r["Properties"]["TypeName"] for r in activations.values()]
+    assert sorted(activated) == sorted(ALL_ATLAS_TYPES)
     used = {r["Type"] for r in sam.resources_of_type(stack.template, sam.ATLAS_PREFIX).values()}
-    assert activated == used
+    assert used <= set(activated)
     publisher = extensions["Mappings"]["MongoDB"]["Publisher"]["Id"]
     assert publisher == "bb989456c78c398a858fef18f2ca1bfc1fbba082"
     for activation in activations.values():
         assert activation["Properties"]["ExecutionRoleArn"] == getatt(
             "ExtensionExecutionRole", "Arn"
         )
+        assert activation["Properties"]["PublisherId"] == {
+            "Fn::FindInMap": ["MongoDB", "Publisher", "Id"]
+        }
     role = extensions["Resources"]["ExtensionExecutionRole"]["Properties"]
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "resources.cloudformation.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}}
     statements = role["Policies"][0]["PolicyDocument"]["Statement"]
     secret_read = [s for s in statements if s["Action"] == "secretsmanager:GetSecretValue"]
     assert len(secret_read) == 1
-    assert ":secret:cfn/atlas/profile/${AtlasProfile}" in secret_read[0]["Resource"]["Fn::Sub"]
+    # Every profile's secret (any stack's AtlasProfile), and no other secret.
+    assert secret_read[0]["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
+        ":secret:cfn/atlas/profile/*"
+    }
+    assert all(
+        "secretsmanager:" not in json.dumps(s["Action"]) for s in statements if s not in secret_read
+    )
 
 
-def test_samconfig(stack: Stack) -> None:
+def test_samconfig_one_region_story(stack: Stack) -> None:
     config = tomllib.loads((stack.folder / "samconfig.toml").read_text(encoding="utf-8"))
     default = config["default"]
     assert default["global"]["parameters"] == {
@@ -736,33 +1119,83 @@ def test_samconfig(stack: Stack) -> None:
     assert deploy["resolve_s3"] is True
     assert "parameter_overrides" not in deploy
     assert "use_container" not in default["build"]["parameters"]
+    # `sam deploy --config-env atlas-extensions`: the same region, the shared stack.
+    extensions = config["atlas-extensions"]
+    assert extensions["global"]["parameters"] == {"region": stack.region}
+    assert extensions["deploy"]["parameters"] == {
+        "stack_name": "mongodb-atlas-extensions",
+        "template_file": "atlas-extensions.yaml",
+        "capabilities": "CAPABILITY_IAM",
+        "confirm_changeset": True,
+        "fail_on_empty_changeset": False,
+    }
+    regions = set(re.findall(r"--region (\S+)", (stack.folder / "README.md").read_text()))
+    assert regions == {stack.region}
 
 
-def test_readme_explains_deploy(stack: Stack) -> None:
+README_STEPS = [
+    "Create an Atlas API key for CloudFormation",
+    "cfn/atlas/profile/default",
+    "sam deploy --config-env atlas-extensions",
+    "make package",
+    "connection string for `MongoDbUri`",
+    "sam validate --lint",
+    "sam build",
+    "sam deploy --guided",
+    "ApiFunction has no authentication. Is this okay?",
+    'curl -s "${API_URL}health"',
+    "sam delete",
+]
+WHAT_CAN_GO_WRONG = {
+    "quota": "UnreservedConcurrentExecution below its minimum value of [100]",
+    "extensions not active": "Unrecognized resource types: [MongoDB::Atlas::",
+    "type already active": "already activated",
+    "API key access list": "IP_ADDRESS_NOT_ON_ACCESS_LIST",
+    "connection string not yet shown": "connection string not shown yet",
+}
+WHAT_CAN_GO_WRONG_BY_MODE = {
+    "private_endpoint": {"existing endpoint service": "already has an endpoint service"},
+    "peering": {"existing container": "the project already has a container for"},
+    "nat": {},
+}
+
+
+def test_readme_walks_through_the_first_deploy(stack: Stack) -> None:
     readme = (stack.folder / "README.md").read_text(encoding="utf-8")
     assert "## What must exist before the first deploy" in readme
-    for text in (
-        "make package",
-        "sam validate --lint",
-        "sam build",
-        "sam deploy --guided",
-        "sam delete",
-        "../../dist/lambda.zip",
-        "Docker",
-        "cfn/atlas/profile/",
-        "atlas-extensions.yaml",
-        URIS[stack.network]
-        .split("//")[1]
-        .replace("cluster0", "<cluster>")
-        .replace("abcde", "<id>"),
-    ):
-        assert text in readme, text
-    for atlas_type in ATLAS_TYPES_BY_MODE[stack.network]:
+    assert f"CI uses {SAM_CLI_VERSION}" in readme  # the version the workflow installs
+    assert "aws lambda get-account-settings" in readme and "--query AccountLimit" in readme
+    assert f"at least {100 + int(stack.answer('reserved_concurrency'))}" in readme
+
+    walk = readme.split("## Deploy, step by step", 1)[1].split("\n## ", 1)[0]
+    steps = re.findall(r"^(\d+)\. ", walk, re.MULTILINE)
+    assert steps == [str(n) for n in range(1, len(steps) + 1)] and len(steps) >= 8
+    positions = [walk.find(text) for text in README_STEPS]
+    assert -1 not in positions, [
+        t for t, at in zip(README_STEPS, positions, strict=True) if at == -1
+    ]
+    assert positions == sorted(positions), README_STEPS
+
+    table = readme.split("## What can go wrong", 1)[1].split("\n## ", 1)[0]
+    for row, text in {**WHAT_CAN_GO_WRONG, **WHAT_CAN_GO_WRONG_BY_MODE[stack.network]}.items():
+        assert any(text in line for line in table.splitlines() if line.startswith("|")), row
+
+    example = {
+        "private_endpoint": "mongodb+srv://<cluster>-pl-0.<id>.mongodb.net",
+        "peering": "mongodb+srv://<cluster>.<id>.mongodb.net",
+        "nat": "mongodb+srv://<cluster>.<id>.mongodb.net",
+    }[stack.network]
+    assert example in readme
+    for atlas_type in ALL_ATLAS_TYPES:
         assert f"`{atlas_type}`" in readme, atlas_type
-    for name, parameter in stack.template["Parameters"].items():
-        assert f"`{name}`" in readme, name
-        if "Default" not in parameter:
-            assert f"| `{name}` |" in readme, name
+    for name in stack.template["Parameters"]:
+        assert f"`{name}`" in walk, name  # every parameter has an answer in the guided deploy
+    for other in {"private_endpoint", "peering", "nat"} - {stack.network}:
+        assert {
+            "private_endpoint": "AtlasPrivateEndpointService",
+            "peering": "peering_accepter",
+            "nat": "NatElasticIp",
+        }[other] not in readme
 
 
 def test_workflow(stack: Stack) -> None:
@@ -791,8 +1224,129 @@ def test_workflow(stack: Stack) -> None:
     commands = [command for _, command in runs]
     assert commands.index("make package") < commands.index("sam build")
     assert ("infra/sam", "sam validate --lint") in runs
+    assert ("infra/sam", "sam validate --lint --template-file atlas-extensions.yaml") in runs
+    install = next(command for command in commands if "aws-sam-cli==" in command)
+    assert f"aws-sam-cli=={SAM_CLI_VERSION}" in install  # the version the template's tests run
     assert ("infra/sam", "sam build") in runs
     assert "${{" not in text
+
+
+# ---------------------------------------------------------------- the SAM CLI
+
+# One render per network mode: `sam validate --lint` is the cfn-lint that runs above on every
+# render, and `sam build` depends on the network mode alone (the peering accepter). The three
+# still cover both auth modes, both topologies and FLEX.
+SAM_CLI_RENDERS = {
+    "private_endpoint": combination(
+        "password", "private_endpoint", "sam", "sharded", python_version="3.12",
+        architecture="x86_64",
+    ),
+    "peering": combination("iam", "peering", "sam", "replica_set"),
+    "nat": combination("password", "nat", "sam", "replica_set", atlas_tier="FLEX"),
+}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def sam_projects(
+    render_once: Render, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], Stack]:
+    """A private copy of one render per network mode (`sam build` writes into infra/sam)."""
+    copies: dict[str, Stack] = {}
+
+    def copy(network: str) -> Stack:
+        if network not in copies:
+            answers = SAM_CLI_RENDERS[network]
+            source = render_once(**answers)
+            project = tmp_path_factory.mktemp(f"sam-{network}") / source.name
+            shutil.copytree(source, project)
+            copies[network] = Stack(answers, project)
+        return copies[network]
+
+    return copy
+
+
+@pytest.fixture(params=list(SAM_CLI_RENDERS), ids=str)
+def sam_project(request: pytest.FixtureRequest, sam_projects: Callable[[str], Stack]) -> Stack:
+    return sam_projects(request.param)
+
+
+def _sam(stack: Stack, *args: str) -> str:
+    result = run_sam(list(args), stack.folder)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    return output
+
+
+def test_sam_validate_lint(sam_project: Stack) -> None:
+    assert "is a valid SAM Template" in _sam(sam_project, "validate", "--lint")
+
+
+def test_sam_validate_lint_extensions(sam_projects: Callable[[str], Stack]) -> None:
+    """The extensions template is the same in every rendering: one run covers them all."""
+    output = _sam(sam_projects("nat"), "validate", "--lint", "-t", "atlas-extensions.yaml")
+    assert "atlas-extensions.yaml is a valid SAM Template" in output
+
+
+def test_sam_validate_lint_can_fail(sam_projects: Callable[[str], Stack], tmp_path: Path) -> None:
+    """Planted errors (a misspelled property, a dangling Ref) make `sam validate --lint` fail."""
+    stack = sam_projects("peering")
+    plants = {
+        "E3002": ("      EnableDnsHostnames: true", "      EnableDnsHostnamez: true"),
+        "E1020": ("SubnetId: !Ref PrivateSubnetA", "SubnetId: !Ref PrivateSubnetC"),
+    }
+    text = stack.text
+    for rule, (good, bad) in plants.items():
+        assert good in text, rule
+        text = text.replace(good, bad, 1)
+    broken = tmp_path / "template.yaml"
+    broken.write_text(text)
+    result = run_sam(["validate", "--lint", "--template-file", str(broken)], stack.folder)
+    assert result.returncode != 0
+    for rule in plants:
+        assert rule in result.stdout + result.stderr, (rule, result.stdout[-2000:])
+
+
+def test_sam_build(sam_project: Stack) -> None:
+    """`sam build` offline, without Docker: the zip as it is, the accepter from its one source."""
+    output = _sam(sam_project, "build")
+    assert "Build Succeeded" in output
+    build = sam_project.folder / ".aws-sam" / "build"
+    built = sam.load(build / "template.yaml")
+    functions = sam.resources_of_type(built, "AWS::Serverless::Function")
+    api = functions["ApiFunction"]["Properties"]
+    assert (build / api["CodeUri"]).resolve() == sam_project.project / "dist" / "lambda.zip"
+    if sam_project.network == "peering":
+        accepter = functions["PeeringAccepterFunction"]["Properties"]
+        source = sam_project.project / "infra" / "peering_accepter" / "peering_accepter.py"
+        copied = build / accepter["CodeUri"] / "peering_accepter.py"
+        assert copied.read_bytes() == source.read_bytes()
+        assert sorted(p.name for p in (build / accepter["CodeUri"]).iterdir()) == [
+            "peering_accepter.py"
+        ]
+    assert set(functions) == (
+        {"ApiFunction", "PeeringAccepterFunction"}
+        if sam_project.network == "peering"
+        else {"ApiFunction"}
+    )
+
+
+def test_sam_deploy_extensions_settings(sam_project: Stack) -> None:
+    """`sam deploy --config-env atlas-extensions` goes to the shared stack in the one region.
+
+    The CloudFormation endpoint is a closed local port, so the command stops at its first AWS
+    call, after SAM CLI has read samconfig.toml and the template: no S3 bucket is needed.
+    """
+    result = run_sam(
+        ["deploy", "--config-env", "atlas-extensions", "--no-confirm-changeset"],
+        sam_project.folder,
+        env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"},
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert re.search(r"Stack name\s+: mongodb-atlas-extensions$", output, re.MULTILINE), output
+    assert re.search(rf"Region\s+: {sam_project.region}$", output, re.MULTILINE), output
+    assert re.search(r"Deployment s3 bucket\s+: None$", output, re.MULTILINE), output
+    assert 'Could not connect to the endpoint URL: "http://127.0.0.1:9/"' in output, output[-2000:]
 
 
 # ---------------------------------------------------------------- checkov

@@ -1,7 +1,8 @@
 {%- if cookiecutter.iac_tool == "cdk" -%}
 {%- set auth = cookiecutter.auth_mode -%}
 {%- set network = cookiecutter.network_mode -%}
-"""The CDK app in infra/cdk synthesizes offline, and its stack is wired as intended.
+{%- set sharded = cookiecutter.cluster_topology == "sharded" -%}
+"""The CDK app in infra/cdk synthesizes offline, and its stacks are wired as intended.
 
 Synthesis runs the cdk-nag AwsSolutions checks and fails on any finding that is neither
 fixed nor acknowledged with a reason. No AWS account and no Atlas project are needed.
@@ -25,23 +26,57 @@ for folder in (INFRA, INFRA.parent / "peering_accepter"):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-import service_stack  # noqa: E402 - lives in infra/cdk, put on the path above
+# These live in infra/cdk (and infra/peering_accepter), put on the path above.
 {%- if network == "peering" %}
-from peering_accepter import PeeringNotFoundError, accept  # noqa: E402 - same place
+import peering_accepter  # noqa: E402
 {%- endif %}
+from app import build  # noqa: E402
+{%- if network == "peering" %}
+from peering_accepter import PeeringNotFoundError, accept  # noqa: E402
+{%- endif %}
+from service_infra.extensions_stack import (  # noqa: E402
+    ATLAS_PUBLISHER_ID,
+    ATLAS_TYPES,
+    EXTENSIONS_STACK_NAME,
+)
+from service_infra.function import HANDLER, TIMEOUT_S  # noqa: E402
+from service_infra.settings import (  # noqa: E402
+    AWS_REGION,
+    DATABASE_NAME,
+    MAX_RESERVED_CONCURRENCY,
+    RESERVED_CONCURRENCY,
+    STACK_NAME,
+    Settings,
+    SettingsError,
+    context_key,
+)
 
 PROJECT_ID = "0123456789abcdef01234567"
-{%- if network == "private_endpoint" %}
-URI = "mongodb+srv://cluster0-pl-0.ab1cd.mongodb.net"
+# The SRV strings Atlas shows for one cluster (README.md, "mongodbUri").
+URIS = {
+    "standard": "mongodb+srv://cluster0.ab1cd.mongodb.net",
+    "-pri": "mongodb+srv://cluster0-pri.ab1cd.mongodb.net",
+    "-pl-N": "mongodb+srv://cluster0-pl-1.ab1cd.mongodb.net",
+    "-pl-N-lb": "mongodb+srv://cluster0-pl-0-lb.ab1cd.mongodb.net",
+}
+{%- if network == "nat" %}
+# Through the NAT gateway: Atlas's public host names only.
+ACCEPTED = {"standard"}
+URI = URIS["standard"]
 {%- elif network == "peering" %}
-URI = "mongodb+srv://cluster0-pri.ab1cd.mongodb.net"
-CONTAINER_ID = "89abcdef0123456789abcdef"
+# Peered: the standard string (resolves to private addresses here), or -pri with custom DNS.
+ACCEPTED = {"standard", "-pri"}
+URI = URIS["standard"]
+{%- elif sharded %}
+# Behind a private endpoint: -pl-N, or for a sharded cluster its optimized -pl-N-lb form.
+ACCEPTED = {"-pl-N", "-pl-N-lb"}
+URI = "mongodb+srv://cluster0-pl-0.ab1cd.mongodb.net"
 {%- else %}
-URI = "mongodb+srv://cluster0.ab1cd.mongodb.net"
+# Behind a private endpoint: the -pl-N string only.
+ACCEPTED = {"-pl-N"}
+URI = "mongodb+srv://cluster0-pl-0.ab1cd.mongodb.net"
 {%- endif %}
 CONTEXT = {"atlasProjectId": PROJECT_ID, "atlasClusterName": "Cluster0", "mongodbUri": URI}
-ATLAS_TYPES = set(service_stack.ATLAS_TYPES)
-Resources = Mapping[str, Mapping[str, Any]]
 
 
 def cdk_context(**overrides: Any) -> dict[str, Any]:
@@ -50,19 +85,23 @@ def cdk_context(**overrides: Any) -> dict[str, Any]:
     return {**context, **CONTEXT, **overrides}
 
 
+def settings(**overrides: Any) -> Settings:
+    return Settings.from_context(cdk_context(**overrides).get)
+
+
 def synthesize(directory: Path, **overrides: Any) -> dict[str, Template]:
     """Synthesize the app into ``directory``; return both stacks' templates."""
     package = directory / "lambda.zip"
     with zipfile.ZipFile(package, "w") as archive:
         archive.writestr("placeholder.py", "")
     app = App(context=cdk_context(**overrides), outdir=str(directory / "cdk.out"))
-    service_stack.build(app, package)
+    build(app, package)
     assembly = app.synth()  # raises if a cdk-nag finding is neither fixed nor acknowledged
     return {
         stack.stack_name: Template.from_json(stack.template)
         for stack in (
-            assembly.get_stack_by_name(service_stack.STACK_NAME),
-            assembly.get_stack_by_name(service_stack.EXTENSIONS_STACK_NAME),
+            assembly.get_stack_by_name(STACK_NAME),
+            assembly.get_stack_by_name(EXTENSIONS_STACK_NAME),
         )
     }
 
@@ -74,7 +113,7 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Template]:
 
 @pytest.fixture(scope="module")
 def template(templates: dict[str, Template]) -> Template:
-    return templates[service_stack.STACK_NAME]
+    return templates[STACK_NAME]
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +130,7 @@ def the_one(template: Template, resource_type: str, props: Any = None) -> tuple[
 
 
 def function(template: Template) -> tuple[str, Any]:
-    return the_one(
-        template, "AWS::Lambda::Function", {"Properties": {"Handler": service_stack.HANDLER}}
-    )
+    return the_one(template, "AWS::Lambda::Function", {"Properties": {"Handler": HANDLER}})
 
 
 def ref(logical_id: str) -> dict[str, str]:
@@ -111,34 +148,18 @@ def security_group_of(template: Template) -> str:
     return logical_id
 
 
-def ingress_rules(template: Template, group: str) -> list[dict[str, Any]]:
-    """Ingress rules of security group ``group`` (logical id), inline or separate, sans text."""
-    rules = [
-        {**rule, "GroupId": attr(group, "GroupId")}
-        for rule in template.to_json()["Resources"][group]["Properties"].get(
-            "SecurityGroupIngress", []
-        )
-    ] + [
+def rules(template: Template, group: str, direction: str) -> list[dict[str, Any]]:
+    """Ingress or Egress rules of security group ``group``, inline or separate, sans text."""
+    inline = template.to_json()["Resources"][group]["Properties"].get(
+        f"SecurityGroup{direction}", []
+    )
+    separate = template.find_resources(f"AWS::EC2::SecurityGroup{direction}").values()
+    found = [{**rule, "GroupId": attr(group, "GroupId")} for rule in inline] + [
         dict(rule["Properties"])
-        for rule in template.find_resources("AWS::EC2::SecurityGroupIngress").values()
+        for rule in separate
         if rule["Properties"]["GroupId"] == attr(group, "GroupId")
     ]
-    return [{k: v for k, v in rule.items() if k != "Description"} for rule in rules]
-
-
-def egress_rules(template: Template, group: str) -> list[dict[str, Any]]:
-    """Egress rules of security group ``group`` (logical id), inline or separate, sans text."""
-    rules = [
-        {**rule, "GroupId": attr(group, "GroupId")}
-        for rule in template.to_json()["Resources"][group]["Properties"].get(
-            "SecurityGroupEgress", []
-        )
-    ] + [
-        dict(rule["Properties"])
-        for rule in template.find_resources("AWS::EC2::SecurityGroupEgress").values()
-        if rule["Properties"]["GroupId"] == attr(group, "GroupId")
-    ]
-    return [{k: v for k, v in rule.items() if k != "Description"} for rule in rules]
+    return [{k: v for k, v in rule.items() if k != "Description"} for rule in found]
 
 
 def secrets_manager_egress(template: Template, function_sg: str) -> list[dict[str, Any]]:
@@ -171,12 +192,20 @@ def private_subnets(resources: Mapping[str, Any]) -> set[str]:
     }
 
 
+def atlas_types(template: Template) -> set[str]:
+    return {
+        body["Type"]
+        for body in template.to_json()["Resources"].values()
+        if body["Type"].startswith("MongoDB::Atlas::")
+    }
+
+
 # --- the function --------------------------------------------------------------------------------
 def test_function_has_the_generated_runtime_and_limits(template: Template) -> None:
     template.has_resource_properties(
         "AWS::Lambda::Function",
         {
-            "Handler": service_stack.HANDLER,
+            "Handler": HANDLER,
             "Runtime": "python{{ cookiecutter.python_version }}",
             "Architectures": ["{{ cookiecutter.architecture }}"],
             "MemorySize": {{ cookiecutter.lambda_memory_mb | int }},
@@ -195,9 +224,12 @@ def test_function_environment_is_the_documented_one(template: Template) -> None:
 {%- endif %}
     assert variables == {
         "MONGODB_URI": URI,
-        "MONGODB_DATABASE": service_stack.DATABASE_NAME,
+        "MONGODB_DATABASE": DATABASE_NAME,
+        "FUNCTION_TIMEOUT_S": str(TIMEOUT_S),
         "AWS_STS_REGIONAL_ENDPOINTS": "regional",
     }
+    # config.py bounds its waits by the timeout the function really has.
+    assert variables["FUNCTION_TIMEOUT_S"] == str(body["Properties"]["Timeout"])
 
 
 def test_function_runs_in_both_private_subnets(
@@ -255,11 +287,11 @@ def test_secret_is_read_through_an_endpoint_only_the_function_reaches(
         template, "AWS::EC2::VPCEndpoint", {"Properties": {"PrivateDnsEnabled": True}}
     )
     props = endpoint["Properties"]
-    assert props["ServiceName"] == f"com.amazonaws.{service_stack.AWS_REGION}.secretsmanager"
+    assert props["ServiceName"] == f"com.amazonaws.{AWS_REGION}.secretsmanager"
     assert {subnet["Ref"] for subnet in props["SubnetIds"]} == private_subnets(resources)
     (group,) = props["SecurityGroupIds"]
     function_sg = security_group_of(template)
-    assert ingress_rules(template, group["Fn::GetAtt"][0]) == [
+    assert rules(template, group["Fn::GetAtt"][0], "Ingress") == [
         {
             "IpProtocol": "tcp",
             "FromPort": 443,
@@ -268,27 +300,70 @@ def test_secret_is_read_through_an_endpoint_only_the_function_reaches(
             "SourceSecurityGroupId": attr(function_sg, "GroupId"),
         }
     ]
-    assert secrets_manager_egress(template, function_sg)[0] in egress_rules(template, function_sg)
+    egress = rules(template, function_sg, "Egress")
+    assert secrets_manager_egress(template, function_sg)[0] in egress
 {%- endif %}
 
 
-# --- the HTTP API --------------------------------------------------------------------------------
-def test_http_api_routes_reach_the_function(template: Template) -> None:
-    routes = template.find_resources("AWS::ApiGatewayV2::Route")
-    assert {route["Properties"]["RouteKey"] for route in routes.values()} == {
-        "GET /health",
-        "POST /items",
-        "GET /items/{id}",
-    }
-    name, _ = function(template)
-    template.has_resource_properties(
-        "AWS::ApiGatewayV2::Integration",
+# --- reserved concurrency: 0 (reserve nothing) up to the connection budget --------------------
+@pytest.fixture(scope="module")
+def unreserved(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """The service stack synthesized with reservedConcurrency=0."""
+    return synthesize(tmp_path_factory.mktemp("unreserved"), reservedConcurrency=0)[STACK_NAME]
+
+
+def test_reserved_concurrency_zero_reserves_nothing(unreserved: Template) -> None:
+    _, body = function(unreserved)
+    assert "ReservedConcurrentExecutions" not in body["Properties"]
+    # Throttling stays sane: the connection budget's containers, not zero.
+    unreserved.has_resource_properties(
+        "AWS::ApiGatewayV2::Stage",
         {
-            "IntegrationType": "AWS_PROXY",
-            "IntegrationUri": attr(name, "Arn"),
-            "PayloadFormatVersion": "2.0",
+            "DefaultRouteSettings": {
+                "ThrottlingBurstLimit": min(MAX_RESERVED_CONCURRENCY, 5000),
+                "ThrottlingRateLimit": min(MAX_RESERVED_CONCURRENCY * 10, 10000),
+            }
         },
     )
+
+
+@pytest.mark.parametrize("value", [0, 1, "0", str(MAX_RESERVED_CONCURRENCY)])
+def test_reserved_concurrency_accepts_zero_to_the_budget(value: Any) -> None:
+    assert settings(reservedConcurrency=value).reserved_concurrency == int(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (MAX_RESERVED_CONCURRENCY + 1, f"1-{MAX_RESERVED_CONCURRENCY}"),
+        ("-1", "whole number"),
+        ("ten", "whole number"),
+        ("1.5", "whole number"),
+    ],
+)
+def test_reserved_concurrency_beyond_the_budget_is_refused(value: Any, message: str) -> None:
+    with pytest.raises(SettingsError, match=rf"^reservedConcurrency=.*{message}"):
+        settings(reservedConcurrency=value)
+
+
+def test_cdk_json_reserves_the_answer() -> None:
+    assert cdk_context()["reservedConcurrency"] == RESERVED_CONCURRENCY
+    assert 1 <= RESERVED_CONCURRENCY <= MAX_RESERVED_CONCURRENCY
+
+
+# --- the HTTP API --------------------------------------------------------------------------------
+def test_one_default_route_sends_every_request_to_the_function(template: Template) -> None:
+    (route,) = template.find_resources("AWS::ApiGatewayV2::Route").values()
+    assert route["Properties"]["RouteKey"] == "$default"
+    integration, body = the_one(template, "AWS::ApiGatewayV2::Integration")
+    assert route["Properties"]["Target"] == {"Fn::Join": ["", ["integrations/", ref(integration)]]}
+    name, _ = function(template)
+    assert body["Properties"]["IntegrationType"] == "AWS_PROXY"
+    assert body["Properties"]["IntegrationUri"] == attr(name, "Arn")
+    assert body["Properties"]["PayloadFormatVersion"] == "2.0"
+
+
+def test_stage_logs_access_and_throttles_to_the_reserved_concurrency(template: Template) -> None:
     template.has_resource_properties(
         "AWS::ApiGatewayV2::Stage",
         {
@@ -296,8 +371,8 @@ def test_http_api_routes_reach_the_function(template: Template) -> None:
             "AutoDeploy": True,
             "AccessLogSettings": {"DestinationArn": Match.any_value(), "Format": Match.any_value()},
             "DefaultRouteSettings": {
-                "ThrottlingBurstLimit": service_stack.RESERVED_CONCURRENCY,
-                "ThrottlingRateLimit": service_stack.RESERVED_CONCURRENCY * 10,
+                "ThrottlingBurstLimit": min(RESERVED_CONCURRENCY, 5000),
+                "ThrottlingRateLimit": min(RESERVED_CONCURRENCY * 10, 10000),
             },
         },
     )
@@ -313,9 +388,7 @@ def test_log_groups_keep_logs_for_a_limited_time(template: Template) -> None:
 def test_database_user_is_scoped_to_the_database_and_cluster(template: Template) -> None:
     _, user = the_one(template, "MongoDB::Atlas::DatabaseUser")
     props = user["Properties"]
-    assert props["Roles"] == [
-        {"RoleName": "readWrite", "DatabaseName": service_stack.DATABASE_NAME}
-    ]
+    assert props["Roles"] == [{"RoleName": "readWrite", "DatabaseName": DATABASE_NAME}]
     assert props["Scopes"] == [{"Name": "Cluster0", "Type": "CLUSTER"}]
     assert props["ProjectId"] == PROJECT_ID
 {%- if auth == "iam" %}
@@ -344,6 +417,10 @@ def test_database_user_is_scoped_to_the_database_and_cluster(template: Template)
 
 # --- the network mode ----------------------------------------------------------------------------
 {%- if network == "private_endpoint" %}
+SERVICE_ID = "89abcdef0123456789abcdef"
+SERVICE_NAME = f"com.amazonaws.vpce.{AWS_REGION}.vpce-svc-0123456789abcdef0"
+
+
 def endpoint_to_atlas(template: Template) -> tuple[str, Any]:
     return the_one(template, "AWS::EC2::VPCEndpoint", {"Properties": {"PrivateDnsEnabled": False}})
 
@@ -354,7 +431,7 @@ def test_private_endpoint_is_registered_with_atlas(
     service, _ = the_one(
         template,
         "MongoDB::Atlas::PrivateEndpointService",
-        {"Properties": {"CloudProvider": "AWS", "Region": service_stack.AWS_REGION}},
+        {"Properties": {"CloudProvider": "AWS", "Region": AWS_REGION}},
     )
     endpoint, body = endpoint_to_atlas(template)
     props = body["Properties"]
@@ -363,8 +440,57 @@ def test_private_endpoint_is_registered_with_atlas(
     assert {subnet["Ref"] for subnet in props["SubnetIds"]} == private_subnets(resources)
     template.has_resource_properties(
         "MongoDB::Atlas::PrivateEndpointAWS",
-        {"EndpointServiceId": attr(service, "Id"), "Id": ref(endpoint), "ProjectId": PROJECT_ID},
+        {
+            "EndpointServiceId": attr(service, "Id"),
+            "Id": ref(endpoint),
+            "ProjectId": PROJECT_ID,
+            "EnforceConnectionSuccess": True,
+        },
     )
+
+
+def test_an_existing_endpoint_service_is_used_not_created(tmp_path: Path) -> None:
+    """Atlas allows one endpoint service per project and region: a second stack reuses it."""
+    templates = synthesize(
+        tmp_path,
+        atlasPrivateEndpointServiceId=SERVICE_ID,
+        atlasPrivateEndpointServiceName=SERVICE_NAME,
+    )
+    template = templates[STACK_NAME]
+    assert not template.find_resources("MongoDB::Atlas::PrivateEndpointService")
+    endpoint, body = endpoint_to_atlas(template)
+    assert body["Properties"]["ServiceName"] == SERVICE_NAME
+    template.has_resource_properties(
+        "MongoDB::Atlas::PrivateEndpointAWS", {"EndpointServiceId": SERVICE_ID, "Id": ref(endpoint)}
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"atlasPrivateEndpointServiceId": SERVICE_ID}, "go together"),
+        ({"atlasPrivateEndpointServiceName": SERVICE_NAME}, "go together"),
+        (
+            {
+                "atlasPrivateEndpointServiceId": "vpce-1",
+                "atlasPrivateEndpointServiceName": SERVICE_NAME,
+            },
+            "atlasPrivateEndpointServiceId='vpce-1'",
+        ),
+        (
+            {
+                "atlasPrivateEndpointServiceId": SERVICE_ID,
+                "atlasPrivateEndpointServiceName": SERVICE_NAME.replace(AWS_REGION, "xx-east-9"),
+            },
+            f"atlasPrivateEndpointServiceName=.*in {AWS_REGION}",
+        ),
+    ],
+)
+def test_an_existing_endpoint_service_needs_its_id_and_name(
+    overrides: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        settings(**overrides)
 
 
 def test_only_the_function_reaches_the_endpoint(template: Template) -> None:
@@ -373,7 +499,7 @@ def test_only_the_function_reaches_the_endpoint(template: Template) -> None:
     endpoint_sg = group["Fn::GetAtt"][0]
     function_sg = security_group_of(template)
     tcp = {"IpProtocol": "tcp", "FromPort": 1024, "ToPort": 65535}
-    assert ingress_rules(template, endpoint_sg) == [
+    assert rules(template, endpoint_sg, "Ingress") == [
         {
             **tcp,
             "GroupId": attr(endpoint_sg, "GroupId"),
@@ -381,12 +507,10 @@ def test_only_the_function_reaches_the_endpoint(template: Template) -> None:
         }
     ]
     assert {
-        "IpProtocol": "tcp",
-        "FromPort": 1024,
-        "ToPort": 65535,
+        **tcp,
         "GroupId": attr(function_sg, "GroupId"),
         "DestinationSecurityGroupId": attr(endpoint_sg, "GroupId"),
-    } in egress_rules(template, function_sg)
+    } in rules(template, function_sg, "Egress")
 
 
 def test_private_network_has_no_way_to_the_internet(template: Template) -> None:
@@ -398,33 +522,45 @@ def test_private_network_has_no_way_to_the_internet(template: Template) -> None:
     ):
         assert not template.find_resources(resource_type), resource_type
 {%- elif network == "peering" %}
+def accepter_attr(template: Template, name: str) -> dict[str, list[str]]:
+    accepter, _ = the_one(template, "Custom::AtlasPeeringAccepter")
+    return attr(accepter, name)
+
+
 def test_peering_connects_the_vpc_to_the_atlas_container(template: Template) -> None:
     dns_on = {"Properties": {"EnableDnsHostnames": True, "EnableDnsSupport": True}}
     vpc, _ = the_one(template, "AWS::EC2::VPC", dns_on)
+    # Declared in every stack: the extension adopts the region's existing container (HTTP 409)
+    # and creates one, with atlasCidrBlock, only where none exists.
     container, body = the_one(template, "MongoDB::Atlas::NetworkContainer")
     assert body["Properties"]["AtlasCidrBlock"] == "192.168.248.0/21"
-    assert body["Properties"]["RegionName"] == service_stack.ATLAS_REGION
+    assert body["Properties"]["RegionName"] == "{{ cookiecutter.aws_region | upper | replace('-', '_') }}"
     assert body["DeletionPolicy"] == "Retain"
     template.has_resource_properties(
         "MongoDB::Atlas::NetworkPeering",
         {
             "ContainerId": attr(container, "Id"),
             "VpcId": ref(vpc),
-            "AccepterRegionName": service_stack.AWS_REGION,
+            "AccepterRegionName": AWS_REGION,
             "AwsAccountId": ref("AWS::AccountId"),
             "RouteTableCIDRBlock": "10.0.0.0/16",
         },
     )
 
 
-def test_the_peering_is_accepted_and_routed(template: Template, resources: dict[str, Any]) -> None:
+def test_routes_and_rules_use_the_cidr_atlas_really_peers_from(
+    template: Template, resources: dict[str, Any]
+) -> None:
+    """No hand-typed Atlas CIDR: an adopted container keeps its own, which the accepter reads."""
     peering, _ = the_one(template, "MongoDB::Atlas::NetworkPeering")
     vpc, _ = the_one(template, "AWS::EC2::VPC")
-    accepter, body = the_one(template, "Custom::AtlasPeeringAccepter")
-    assert body["Properties"]["AtlasPeeringId"] == attr(peering, "Id")
-    assert body["Properties"]["VpcId"] == ref(vpc)
+    _, accepter = the_one(template, "Custom::AtlasPeeringAccepter")
+    assert accepter["Properties"]["AtlasPeeringId"] == attr(peering, "Id")
+    assert accepter["Properties"]["VpcId"] == ref(vpc)
+    assert "AtlasCidrBlock" not in accepter["Properties"]
+    atlas_cidr = accepter_attr(template, "AtlasCidrBlock")
     routes = template.find_resources(
-        "AWS::EC2::Route", {"Properties": {"DestinationCidrBlock": "192.168.248.0/21"}}
+        "AWS::EC2::Route", {"Properties": {"DestinationCidrBlock": atlas_cidr}}
     )
     tables = {route["Properties"]["RouteTableId"]["Ref"] for route in routes.values()}
     associations = template.find_resources("AWS::EC2::SubnetRouteTableAssociation").values()
@@ -433,19 +569,16 @@ def test_the_peering_is_accepted_and_routed(template: Template, resources: dict[
         for a in associations
         if a["Properties"]["SubnetId"]["Ref"] in private_subnets(resources)
     }
+    assert len(tables) == 2
     assert all(
-        route["Properties"]["VpcPeeringConnectionId"] == attr(accepter, "VpcPeeringConnectionId")
+        route["Properties"]["VpcPeeringConnectionId"]
+        == accepter_attr(template, "VpcPeeringConnectionId")
         for route in routes.values()
     )
-
-
-def test_atlas_admits_the_vpc_and_the_function_reaches_only_atlas(template: Template) -> None:
-    _, body = the_one(template, "MongoDB::Atlas::ProjectIpAccessList")
-    assert [entry["CIDRBlock"] for entry in body["Properties"]["AccessList"]] == ["10.0.0.0/16"]
     function_sg = security_group_of(template)
-    assert egress_rules(template, function_sg) == [
+    assert rules(template, function_sg, "Egress") == [
         {
-            "CidrIp": "192.168.248.0/21",
+            "CidrIp": atlas_cidr,
             "IpProtocol": "tcp",
             "FromPort": 27015,
             "ToPort": 27017,
@@ -453,15 +586,14 @@ def test_atlas_admits_the_vpc_and_the_function_reaches_only_atlas(template: Temp
         },
         *secrets_manager_egress(template, function_sg),
     ]
+    # The configured CIDR of a new container appears nowhere but on that container.
+    used = [name for name, body in resources.items() if "192.168.248.0/21" in json.dumps(body)]
+    assert [resources[name]["Type"] for name in used] == ["MongoDB::Atlas::NetworkContainer"]
 
 
-def test_an_existing_atlas_container_is_used_not_created(tmp_path: Path) -> None:
-    templates = synthesize(tmp_path, atlasNetworkContainerId=CONTAINER_ID)
-    template = templates[service_stack.STACK_NAME]
-    assert not template.find_resources("MongoDB::Atlas::NetworkContainer")
-    template.has_resource_properties(
-        "MongoDB::Atlas::NetworkPeering", {"ContainerId": CONTAINER_ID}
-    )
+def test_atlas_admits_the_vpc(template: Template) -> None:
+    _, body = the_one(template, "MongoDB::Atlas::ProjectIpAccessList")
+    assert [entry["CIDRBlock"] for entry in body["Properties"]["AccessList"]] == ["10.0.0.0/16"]
 
 
 class FakeEc2:
@@ -489,30 +621,43 @@ class FakeEc2:
         return {}
 
 
-def pending(connection_id: str, requester_cidr: str) -> dict[str, Any]:
+def pending(connection_id: str, requester_cidr: str, vpc_id: str = "vpc-1") -> dict[str, Any]:
     return {
         "VpcPeeringConnectionId": connection_id,
         "Status": {"Code": "pending-acceptance"},
-        "AccepterVpcInfo": {"VpcId": "vpc-1"},
+        "AccepterVpcInfo": {"VpcId": vpc_id},
         "RequesterVpcInfo": {"CidrBlock": requester_cidr},
     }
 
 
-def run_accept(ec2: FakeEc2, deadline: float = 60, clock: Callable[[], float] = float) -> str:
-    return accept(cast(Any, ec2), "vpc-1", "192.168.248.0/21", deadline, clock=clock, sleep=print)
+def run_accept(
+    ec2: FakeEc2,
+    atlas_cidr: str | None = None,
+    deadline: float = 60,
+    clock: Callable[[], float] = float,
+) -> tuple[str, str]:
+    return accept(cast(Any, ec2), "vpc-1", atlas_cidr, deadline, clock=clock, sleep=print)
 
 
-def test_accepter_accepts_the_atlas_request_and_returns_its_id() -> None:
-    ec2 = FakeEc2(pending("pcx-other", "172.16.0.0/21"), pending("pcx-atlas", "192.168.248.0/21"))
-    ec2.connections[0]["AccepterVpcInfo"]["VpcId"] = "vpc-2"
-    assert run_accept(ec2) == "pcx-atlas"
+def test_accepter_accepts_the_request_into_its_vpc_and_reads_atlas_cidr() -> None:
+    ec2 = FakeEc2(
+        pending("pcx-other", "172.16.0.0/21", vpc_id="vpc-2"), pending("pcx-atlas", "10.8.0.0/21")
+    )
+    assert run_accept(ec2) == ("pcx-atlas", "10.8.0.0/21")
     assert ec2.accepted == ["pcx-atlas"]
 
 
-def test_accepter_refuses_a_request_from_another_network() -> None:
+def test_accepter_refuses_to_guess_between_requests() -> None:
+    ec2 = FakeEc2(pending("pcx-a", "10.8.0.0/21"), pending("pcx-b", "172.16.0.0/21"))
+    with pytest.raises(PeeringNotFoundError, match="several peering requests"):
+        run_accept(ec2)
+    assert ec2.accepted == []
+
+
+def test_accepter_given_a_cidr_refuses_a_request_from_another_network() -> None:
     ec2 = FakeEc2(pending("pcx-x", "172.16.0.0/21"))
     with pytest.raises(PeeringNotFoundError, match=r"172\.16\.0\.0/21"):
-        run_accept(ec2)
+        run_accept(ec2, atlas_cidr="192.168.248.0/21")
     assert ec2.accepted == []
 
 
@@ -520,6 +665,47 @@ def test_accepter_gives_up_at_the_deadline() -> None:
     ticks = iter(range(100))
     with pytest.raises(PeeringNotFoundError, match="no active peering"):
         run_accept(FakeEc2(), deadline=3, clock=lambda: float(next(ticks)))
+
+
+class FakeContext:
+    log_stream_name = "stream"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 300_000
+
+
+@pytest.fixture
+def responses(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """What the handler reports to CloudFormation, with EC2 faked."""
+    sent: list[dict[str, Any]] = []
+    ec2 = FakeEc2(pending("pcx-atlas", "10.8.0.0/21"))
+    monkeypatch.setattr("boto3.client", lambda service: ec2)
+
+    def respond(event: Any, status: str, physical_id: str, **extra: Any) -> None:
+        sent.append({"Status": status, "PhysicalResourceId": physical_id, **extra})
+
+    monkeypatch.setattr(peering_accepter, "respond", respond)
+    return sent
+
+
+@pytest.mark.parametrize("atlas_cidr", [None, "10.8.0.0/21"])
+def test_handler_reports_the_connection_and_atlas_cidr(
+    responses: list[dict[str, Any]], atlas_cidr: str | None
+) -> None:
+    """The event interface the CDK app and the SAM template share (AtlasCidrBlock optional)."""
+    properties = {"AtlasPeeringId": "0123", "VpcId": "vpc-1"}
+    if atlas_cidr:
+        properties["AtlasCidrBlock"] = atlas_cidr
+    event = {"RequestType": "Create", "ResourceProperties": properties}
+    peering_accepter.handler(event, FakeContext())
+    assert responses == [
+        {
+            "Status": "SUCCESS",
+            "PhysicalResourceId": "pcx-atlas",
+            "data": {"VpcPeeringConnectionId": "pcx-atlas", "AtlasCidrBlock": "10.8.0.0/21"},
+        }
+    ]
 {%- else %}
 def test_nat_gateway_is_the_only_way_out(template: Template, resources: dict[str, Any]) -> None:
     eip, _ = the_one(template, "AWS::EC2::EIP", {"Properties": {"Domain": "vpc"}})
@@ -548,7 +734,7 @@ def test_atlas_admits_exactly_the_nat_elastic_ip(template: Template) -> None:
     assert entry["CIDRBlock"] == {"Fn::Join": ["", [attr(eip, "PublicIp"), "/32"]]}
     function_sg = security_group_of(template)
     # Atlas's public addresses are not known in advance: MongoDB ports only, Atlas admits one IP.
-    assert egress_rules(template, function_sg) == [
+    assert rules(template, function_sg, "Egress") == [
         {
             "CidrIp": "0.0.0.0/0",
             "IpProtocol": "tcp",
@@ -561,10 +747,63 @@ def test_atlas_admits_exactly_the_nat_elastic_ip(template: Template) -> None:
 {%- endif %}
 
 
+# --- the connection string (mongodbUri) ----------------------------------------------------------
+@pytest.mark.parametrize("kind", sorted(URIS))
+def test_the_connection_strings_atlas_shows_are_accepted_or_refused(kind: str) -> None:
+    uri = URIS[kind]
+    if kind in ACCEPTED:
+        assert settings(mongodbUri=uri).mongodb_uri == uri
+        return
+    with pytest.raises(SettingsError) as error:
+        settings(mongodbUri=uri)
+    message = str(error.value)
+    # The key, the value, why, and which string to paste instead.
+    assert message.startswith(f"mongodbUri={uri!r} is ")
+    assert "cannot reach" in message
+    assert "Connect >" in message
+
+
+@pytest.mark.parametrize("uri", [URI + "/", URI.replace(".mongodb.net", ".mongodbgov.net")])
+def test_a_trailing_slash_and_atlas_for_government_are_fine(uri: str) -> None:
+    assert settings(mongodbUri=uri).mongodb_uri == uri
+
+
+def test_a_cluster_named_like_a_suffix_keeps_its_standard_string() -> None:
+    uri = "mongodb+srv://app-pri.ab1cd.mongodb.net"
+    if "standard" in ACCEPTED:
+        assert settings(atlasClusterName="app-pri", mongodbUri=uri).mongodb_uri == uri
+    else:
+        with pytest.raises(SettingsError, match="the standard string"):
+            settings(atlasClusterName="app-pri", mongodbUri=uri)
+
+
+@pytest.mark.parametrize(
+    ("uri", "shown"),
+    [
+        (
+            # pragma: allowlist nextline secret
+            "mongodb+srv://app:s3cret@cluster0.ab1cd.mongodb.net/?retryWrites=true",
+            "'mongodb+srv://<credentials>@cluster0.ab1cd.mongodb.net/<database and options>'",
+        ),
+        (
+            "mongodb+srv://cluster0.ab1cd.mongodb.net/?authMechanismProperties=s3cret",
+            "'mongodb+srv://cluster0.ab1cd.mongodb.net/<database and options>'",
+        ),
+        ("mongodb+srv://cluster0.ab1cd.mongodb.net/app", None),
+    ],
+)
+def test_credentials_and_options_are_refused_and_never_echoed(uri: str, shown: str | None) -> None:
+    with pytest.raises(SettingsError, match="without user, password, /database or") as error:
+        settings(mongodbUri=uri)
+    assert "s3cret" not in str(error.value)
+    if shown:
+        assert str(error.value).startswith(f"mongodbUri={shown}")
+
+
 # --- rules for every mode ------------------------------------------------------------------------
 def test_nothing_is_open_to_the_internet(template: Template) -> None:
     for group in template.find_resources("AWS::EC2::SecurityGroup"):
-        for rule in ingress_rules(template, group):
+        for rule in rules(template, group, "Ingress"):
             assert rule.get("CidrIp") != "0.0.0.0/0", rule
             assert rule.get("CidrIpv6") != "::/0", rule
     for access_list in template.find_resources("MongoDB::Atlas::ProjectIpAccessList").values():
@@ -576,9 +815,9 @@ def test_nothing_is_open_to_the_internet(template: Template) -> None:
 def test_every_security_group_replaces_the_default_allow_all_egress(template: Template) -> None:
     """A group without egress rules would get AWS's allow-all rule."""
     for group in template.find_resources("AWS::EC2::SecurityGroup"):
-        rules = egress_rules(template, group)
-        assert rules, group
-        assert all(rule.get("IpProtocol") != "-1" for rule in rules), group
+        found = rules(template, group, "Egress")
+        assert found, group
+        assert all(rule.get("IpProtocol") != "-1" for rule in found), group
 
 
 def test_atlas_resources_use_the_project_and_profile(template: Template) -> None:
@@ -587,7 +826,7 @@ def test_atlas_resources_use_the_project_and_profile(template: Template) -> None
         for name, body in template.to_json()["Resources"].items()
         if body["Type"].startswith("MongoDB::Atlas::")
     }
-    assert {body["Type"] for body in atlas.values()} == ATLAS_TYPES
+    assert atlas
     for name, body in atlas.items():
         assert body["Properties"]["ProjectId"] == PROJECT_ID, name
         assert body["Properties"]["Profile"] == "default", name
@@ -606,32 +845,36 @@ def test_every_acknowledged_finding_has_a_reason(templates: dict[str, Template])
         assert len(rule["reason"]) > 40, rule
 
 
-def test_extensions_stack_activates_exactly_the_types_used(templates: dict[str, Template]) -> None:
-    template = templates[service_stack.EXTENSIONS_STACK_NAME]
+def test_outputs_the_readme_reads(template: Template) -> None:
+    outputs = template.to_json()["Outputs"]
+    assert {"ApiUrl", "FunctionName", "FunctionLogGroup", "FunctionRoleArn"} <= set(outputs)
+    # The stack is pinned to the generated region, whatever the CLI's default region.
+    assert f".execute-api.{AWS_REGION}." in json.dumps(outputs["ApiUrl"])
+
+
+def test_extensions_stack_activates_every_type_for_every_profile(
+    templates: dict[str, Template],
+) -> None:
+    """One stack for every project in the account: deploying it again narrows nothing."""
+    template = templates[EXTENSIONS_STACK_NAME]
     activations = template.find_resources("AWS::CloudFormation::TypeActivation")
+    assert {a["Properties"]["TypeName"] for a in activations.values()} == set(ATLAS_TYPES)
+    assert atlas_types(templates[STACK_NAME]) <= set(ATLAS_TYPES)
     role, body = the_one(template, "AWS::IAM::Role")
-    assert {a["Properties"]["TypeName"] for a in activations.values()} == ATLAS_TYPES
+    assert role == "ExtensionExecutionRole"  # the logical id of the SAM variant's stack
     for activation in activations.values():
-        assert activation["Properties"]["PublisherId"] == service_stack.ATLAS_PUBLISHER_ID
+        assert activation["Properties"]["PublisherId"] == ATLAS_PUBLISHER_ID
         assert activation["Properties"]["ExecutionRoleArn"] == attr(role, "Arn")
     (trust,) = body["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "resources.cloudformation.amazonaws.com"}
-
-
-def test_extensions_stack_skips_types_the_account_already_activated() -> None:
-    settings = service_stack.Settings.from_context(
-        cdk_context(atlasTypesAlreadyActive="MongoDB::Atlas::DatabaseUser").get
+    (policy,) = body["Properties"]["Policies"]
+    by_sid = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    assert json.dumps(by_sid["ReadTheAtlasApiKeys"]["Resource"]).endswith(
+        ':secret:cfn/atlas/profile/*"]]}'
     )
-    assert settings.atlas_types_already_active == ("MongoDB::Atlas::DatabaseUser",)
-    stack = service_stack.AtlasExtensionsStack(
-        App(),
-        "extensions",
-        atlas_profile="default",
-        already_active=("MongoDB::Atlas::DatabaseUser",),
-    )
-    activations = Template.from_stack(stack).find_resources("AWS::CloudFormation::TypeActivation")
-    names = {a["Properties"]["TypeName"] for a in activations.values()}
-    assert names == ATLAS_TYPES - {"MongoDB::Atlas::DatabaseUser"}
+    assert "Parameters" not in template.to_json() or set(template.to_json()["Parameters"]) == {
+        "BootstrapVersion"
+    }
 
 
 # --- context validation --------------------------------------------------------------------------
@@ -639,22 +882,16 @@ def test_extensions_stack_skips_types_the_account_already_activated() -> None:
     ("overrides", "message"),
     [
         ({"atlasProjectId": ""}, "atlasProjectId is not set"),
-        ({"atlasProjectId": "xyz"}, "atlasProjectId"),
+        ({"atlasProjectId": "xyz"}, "atlasProjectId='xyz'"),
         ({"atlasClusterName": "bad name"}, "atlasClusterName"),
-        # pragma: allowlist nextline secret
-        ({"mongodbUri": "mongodb+srv://user:s3cret@cluster0.ab1cd.mongodb.net"}, "credentials"),
-        ({"mongodbUri": URI + "/?authSource=admin"}, "options"),
-        ({"mongodbUri": "mongodb://cluster0.ab1cd.mongodb.net:27017"}, "mongodbUri"),
+        ({"mongodbUri": "mongodb://cluster0.ab1cd.mongodb.net:27017"}, "not an Atlas SRV string"),
         ({"vpcCidr": "10.0.0.0/8"}, "vpcCidr"),
         ({"vpcCidr": "8.8.0.0/16"}, "private"),
         ({"logRetentionDays": 31}, "logRetentionDays"),
         ({"atlasProfile": "a b"}, "atlasProfile"),
-        ({"atlasTypesAlreadyActive": ["MongoDB::Atlas::Cluster"]}, "atlasTypesAlreadyActive"),
 {%- if network == "peering" %}
         ({"atlasCidrBlock": "10.0.8.0/21"}, "overlaps"),
-        ({"atlasNetworkContainerId": "nope"}, "atlasNetworkContainerId"),
-{%- else %}
-        ({"mongodbUri": "mongodb+srv://cluster0-pri.ab1cd.mongodb.net"}, "mongodbUri"),
+        ({"atlasCidrBlock": "192.168.0.0/16"}, "atlasCidrBlock"),
 {%- endif %}
 {%- if auth == "password" %}
         ({"databaseUsername": "a/b"}, "databaseUsername"),
@@ -662,14 +899,20 @@ def test_extensions_stack_skips_types_the_account_already_activated() -> None:
     ],
 )
 def test_bad_context_is_refused_with_the_key_named(overrides: dict[str, Any], message: str) -> None:
-    with pytest.raises(service_stack.SettingsError, match=message) as error:
-        service_stack.Settings.from_context(cdk_context(**overrides).get)
-    assert "s3cret" not in str(error.value)
+    with pytest.raises(SettingsError, match=message):
+        settings(**overrides)
+
+
+def test_every_setting_has_its_key_in_cdk_json() -> None:
+    context = json.loads((INFRA / "cdk.json").read_text())["context"]
+    keys = {context_key(name) for name in Settings.__dataclass_fields__}
+    assert keys <= set(context), keys - set(context)
 
 
 def test_defaults_come_from_cdk_json() -> None:
-    settings = service_stack.Settings.from_context(cdk_context().get)
-    assert settings.atlas_profile == "default"
-    assert settings.vpc_cidr == "10.0.0.0/16"
-    assert settings.mongodb_uri == URI
+    found = settings()
+    assert found.atlas_profile == "default"
+    assert found.vpc_cidr == "10.0.0.0/16"
+    assert found.mongodb_uri == URI
+    assert found.reserved_concurrency == RESERVED_CONCURRENCY
 {% endif %}

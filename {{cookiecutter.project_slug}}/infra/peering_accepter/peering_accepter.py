@@ -1,11 +1,13 @@
 """Accept the VPC peering request MongoDB Atlas sends (a CloudFormation custom resource).
 
-Atlas creates the peering connection from its VPC to this stack's VPC; the request then
-waits for this account to accept it. CloudFormation has no resource for accepting a request
-another account made, so ServiceStack runs this function once the Atlas peering exists. It
-finds the request by the accepter VPC and the Atlas CIDR, accepts it, waits until it is
-active and returns its id (VpcPeeringConnectionId) for the routes. Deleting the stack's
-Atlas peering deletes the connection, so Delete does nothing here.
+Atlas creates the peering connection from its VPC to the stack's VPC; the request then waits
+for this account to accept it. CloudFormation has no resource for accepting a request another
+account made, so the stack runs this function once the Atlas peering exists. It finds the
+request into the stack's VPC (``VpcId``), accepts it, waits until it is active and returns its
+id (``VpcPeeringConnectionId``) and the requester's CIDR (``AtlasCidrBlock``: the CIDR of the
+Atlas network container, which may be an existing container's own), for the routes and the
+security group. With the optional ``AtlasCidrBlock`` property it accepts only a request from
+that CIDR. Deleting the stack's Atlas peering deletes the connection, so Delete does nothing.
 
 Runs on the Lambda Python runtime with the boto3 it provides; nothing else to package.
 """
@@ -35,47 +37,63 @@ class PeeringNotFoundError(RuntimeError):
 
 
 def find_request(
-    ec2: EC2Client, vpc_id: str, atlas_cidr: str
+    ec2: EC2Client, vpc_id: str, atlas_cidr: str | None = None
 ) -> VpcPeeringConnectionTypeDef | None:
-    """The live peering connection into ``vpc_id`` from the Atlas CIDR, if there is one."""
+    """The live peering request into ``vpc_id`` (from ``atlas_cidr`` when given), if any.
+
+    Only Atlas knows the id of the VPC the stack just made, so one live request is Atlas's;
+    several are ambiguous and refused rather than guessed.
+    """
     found = ec2.describe_vpc_peering_connections(
         Filters=[
             {"Name": "accepter-vpc-info.vpc-id", "Values": [vpc_id]},
             {"Name": "status-code", "Values": LIVE_STATES},
         ]
     )["VpcPeeringConnections"]
-    for connection in found:
-        if connection.get("RequesterVpcInfo", {}).get("CidrBlock") == atlas_cidr:
-            return connection
-    if found:
-        cidrs = sorted(c.get("RequesterVpcInfo", {}).get("CidrBlock", "?") for c in found)
+    cidrs = sorted(requester_cidr(c) for c in found)
+    if atlas_cidr is not None:
+        matching = [c for c in found if requester_cidr(c) == atlas_cidr]
+        if found and not matching:
+            raise PeeringNotFoundError(
+                f"peering requests into {vpc_id} come from {cidrs}, not AtlasCidrBlock {atlas_cidr}"
+            )
+        found = matching
+    if len(found) > 1:
+        ids = sorted(c["VpcPeeringConnectionId"] for c in found)
         raise PeeringNotFoundError(
-            f"peering requests into {vpc_id} come from {cidrs}, not atlasCidrBlock {atlas_cidr}"
+            f"several peering requests into {vpc_id} ({ids} from {cidrs}): reject the ones "
+            "Atlas did not send, then retry"
         )
-    return None
+    return found[0] if found else None
+
+
+def requester_cidr(connection: VpcPeeringConnectionTypeDef) -> str:
+    """The CIDR of the requesting VPC: Atlas's network container."""
+    return connection.get("RequesterVpcInfo", {}).get("CidrBlock", "?")
 
 
 def accept(
     ec2: EC2Client,
     vpc_id: str,
-    atlas_cidr: str,
+    atlas_cidr: str | None,
     deadline: float,
     *,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-) -> str:
-    """Accept the request from Atlas and wait until it is active; return its id."""
+) -> tuple[str, str]:
+    """Accept the request from Atlas, wait until it is active; return its id and CIDR."""
     while True:
         connection = find_request(ec2, vpc_id, atlas_cidr)
         if connection is not None:
             connection_id = connection["VpcPeeringConnectionId"]
             status = connection.get("Status", {}).get("Code")
             if status == "active":
-                return connection_id
+                return connection_id, requester_cidr(connection)
             if status == "pending-acceptance":
                 ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=connection_id)
         if clock() > deadline:
-            raise PeeringNotFoundError(f"no active peering from Atlas ({atlas_cidr}) into {vpc_id}")
+            source = f" ({atlas_cidr})" if atlas_cidr else ""
+            raise PeeringNotFoundError(f"no active peering from Atlas{source} into {vpc_id}")
         sleep(POLL_SECONDS)
 
 
@@ -118,8 +136,11 @@ def handler(event: Mapping[str, Any], context: Any) -> None:
         remaining_s = context.get_remaining_time_in_millis() / 1000
         deadline = time.monotonic() + remaining_s - REPORT_MARGIN_S
         ec2 = boto3.client("ec2")
-        connection_id = accept(ec2, props["VpcId"], props["AtlasCidrBlock"], deadline)
-        respond(event, "SUCCESS", connection_id, data={"VpcPeeringConnectionId": connection_id})
+        connection_id, atlas_cidr = accept(
+            ec2, props["VpcId"], props.get("AtlasCidrBlock") or None, deadline
+        )
+        data = {"VpcPeeringConnectionId": connection_id, "AtlasCidrBlock": atlas_cidr}
+        respond(event, "SUCCESS", connection_id, data=data)
     except Exception as error:  # every failure goes to CloudFormation instead of hanging it
         print(f"peering accepter failed: {error!r}")  # goes to the function's log
         respond(event, "FAILED", physical_id, reason=str(error))

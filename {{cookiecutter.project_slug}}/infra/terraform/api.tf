@@ -1,4 +1,5 @@
-# The HTTP API in front of the function: GET /health, POST /items, GET /items/{id}.
+# The HTTP API in front of the function. One route, $default, sends every request to the function,
+# which answers 404 and 405 itself: a new route is a change to the handler alone.
 
 resource "aws_apigatewayv2_api" "http" {
   name          = var.name
@@ -13,12 +14,10 @@ resource "aws_apigatewayv2_integration" "function" {
   payload_format_version = "2.0"
 }
 
-resource "aws_apigatewayv2_route" "api" {
+resource "aws_apigatewayv2_route" "default" {
   #checkov:skip=CKV_AWS_309:A public API by design; add an authorizer (JWT or IAM) here when the routes must not be anonymous.
-  for_each = toset(["GET /health", "POST /items", "GET /items/{id}"])
-
   api_id    = aws_apigatewayv2_api.http.id
-  route_key = each.value
+  route_key = "$default"
   target    = "integrations/${aws_apigatewayv2_integration.function.id}"
 }
 
@@ -26,6 +25,12 @@ resource "aws_cloudwatch_log_group" "api_access" {
   #checkov:skip=CKV_AWS_158:Access logs hold request metadata only; encrypted at rest with the CloudWatch Logs service key.
   name              = "/aws/apigateway/${var.name}"
   retention_in_days = var.log_retention_days
+}
+
+locals {
+  # Requests the API lets through at once: the reserved concurrency, or with 0 (reserve nothing)
+  # the most containers the {{ cookiecutter.atlas_tier }} connection budget allows.
+  api_burst_limit = var.reserved_concurrency > 0 ? var.reserved_concurrency : {{ cookiecutter.__max_reserved_concurrency }}
 }
 
 resource "aws_apigatewayv2_stage" "default" {
@@ -46,10 +51,9 @@ resource "aws_apigatewayv2_stage" "default" {
     })
   }
 
-  # A burst never needs more containers than the reserved concurrency allows.
   default_route_settings {
-    throttling_burst_limit = var.reserved_concurrency
-    throttling_rate_limit  = var.reserved_concurrency * 10
+    throttling_burst_limit = local.api_burst_limit
+    throttling_rate_limit  = local.api_burst_limit * 10
   }
 }
 

@@ -1,5 +1,3 @@
-{%- set network = cookiecutter.network_mode -%}
-{%- set auth = cookiecutter.auth_mode -%}
 # The function, its execution role and its log group.
 
 data "aws_partition" "current" {}
@@ -17,7 +15,7 @@ data "aws_iam_policy_document" "lambda_assume_role" {
 
 resource "aws_iam_role" "function" {
   name               = "${var.name}-function"
-  description        = "Execution role of ${var.name}{% if auth == "iam" %}; also its MongoDB Atlas database user (MONGODB-AWS){% endif %}"
+  description        = "Execution role of ${var.name}{% if cookiecutter.auth_mode == "iam" %}; also its MongoDB Atlas database user (MONGODB-AWS){% endif %}"
   assume_role_policy = data.aws_iam_policy_document.lambda_assume_role.json
 }
 
@@ -26,33 +24,16 @@ resource "aws_iam_role_policy_attachment" "vpc_access" {
   role       = aws_iam_role.function.name
   policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
 }
-{%- if auth == "password" %}
-
-# Reading exactly one secret: the database user's.
-data "aws_iam_policy_document" "read_database_secret" {
-  statement {
-    sid       = "ReadDatabaseUserSecret"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.database_user.arn]
-  }
-}
-
-resource "aws_iam_role_policy" "read_database_secret" {
-  name   = "read-database-user-secret"
-  role   = aws_iam_role.function.id
-  policy = data.aws_iam_policy_document.read_database_secret.json
-}
-{%- endif %}
 
 resource "aws_cloudwatch_log_group" "function" {
-  #checkov:skip=CKV_AWS_158:The function never logs the connection string or the password; logs are encrypted at rest with the CloudWatch Logs service key.
+  #checkov:skip=CKV_AWS_158:The function never logs credentials or the connection string; logs are encrypted at rest with the CloudWatch Logs service key.
   name              = "/aws/lambda/${var.name}"
   retention_in_days = var.log_retention_days
 }
 
 resource "aws_lambda_function" "api" {
   #checkov:skip=CKV_AWS_116:Invoked synchronously by the HTTP API; a dead-letter queue only receives failed asynchronous events.
-  #checkov:skip=CKV_AWS_173:The variables hold no secret (connection string without credentials, database name, secret ARN); Lambda encrypts them with its service key.
+  #checkov:skip=CKV_AWS_173:The variables hold no secret (a connection string without credentials, names, a timeout); Lambda encrypts them with its service key.
   #checkov:skip=CKV_AWS_272:The zip is built by make package in this repository's CI; add aws_lambda_code_signing_config with AWS Signer if you need signed code.
   #checkov:skip=CKV_AWS_50:X-Ray tracing is off to keep the role minimal; set tracing_config and add AWSXRayDaemonWriteAccess to turn it on.
   function_name = var.name
@@ -69,8 +50,8 @@ resource "aws_lambda_function" "api" {
 
   memory_size = var.lambda_memory_mb
   timeout     = var.lambda_timeout_s
-  # Caps containers, and so connections to Atlas.
-  reserved_concurrent_executions = var.reserved_concurrency
+  # Caps containers, and so connections to Atlas. -1 reserves nothing (0 would stop the function).
+  reserved_concurrent_executions = var.reserved_concurrency == 0 ? -1 : var.reserved_concurrency
 
   logging_config {
     log_format = "Text"
@@ -84,38 +65,27 @@ resource "aws_lambda_function" "api" {
 
   environment {
     variables = {
-      MONGODB_URI                = local.mongodb_uri
-      MONGODB_DATABASE           = local.database_name
-{%- if auth == "password" %}
-      MONGODB_SECRET_ARN         = aws_secretsmanager_secret.database_user.arn
-{%- endif %}
+      MONGODB_URI      = local.mongodb_uri
+      MONGODB_DATABASE = local.database_name
+      # The timeout the function really has: it bounds each invocation's database calls by it.
+      FUNCTION_TIMEOUT_S         = var.lambda_timeout_s
       AWS_STS_REGIONAL_ENDPOINTS = "regional"
+{%- if cookiecutter.auth_mode == "password" %}
+      # The secret with the database user's name and password.
+      MONGODB_SECRET_ARN = aws_secretsmanager_secret.database_user.arn
+{%- endif %}
     }
   }
 
   lifecycle {
     precondition {
-      condition     = startswith(coalesce(local.mongodb_uri, "-"), "mongodb+srv://")
-      error_message = "Atlas has no {% if network == "private_endpoint" %}private endpoint{% elif network == "peering" %}private (peering){% else %}standard{% endif %} SRV connection string for ${var.atlas_cluster_name} yet; wait until it shows in the Atlas UI, then apply again."
+      condition     = can(regex("^mongodb\\+srv://\\S+$", local.mongodb_uri))
+      error_message = local.mongodb_uri_missing
     }
   }
 
   depends_on = [
     aws_iam_role_policy_attachment.vpc_access,
-{%- if auth == "password" %}
-    aws_iam_role_policy.read_database_secret,
-    aws_secretsmanager_secret_version.database_user,
-    aws_vpc_endpoint.secretsmanager,
-{%- endif %}
     mongodbatlas_database_user.function,
-{%- if network == "private_endpoint" %}
-    mongodbatlas_privatelink_endpoint_service.atlas,
-{%- elif network == "peering" %}
-    aws_route.private_to_atlas,
-    mongodbatlas_project_ip_access_list.vpc,
-{%- else %}
-    aws_route.private_default,
-    mongodbatlas_project_ip_access_list.nat,
-{%- endif %}
   ]
 }

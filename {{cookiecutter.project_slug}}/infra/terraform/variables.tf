@@ -1,5 +1,3 @@
-{%- set network = cookiecutter.network_mode -%}
-{%- set auth = cookiecutter.auth_mode -%}
 # ---------------------------------------------------------------- MongoDB Atlas
 
 variable "atlas_project_id" {
@@ -13,7 +11,7 @@ variable "atlas_project_id" {
 }
 
 variable "atlas_cluster_name" {
-  description = "Name of the existing Atlas cluster; the database user is scoped to it."
+  description = "Name of the existing Atlas cluster (case-sensitive); the database user is scoped to it."
   type        = string
 
   validation {
@@ -21,34 +19,35 @@ variable "atlas_cluster_name" {
     error_message = "atlas_cluster_name must be an Atlas cluster name (letters, digits, hyphens)."
   }
 }
-{%- if network == "peering" %}
+{%- if cookiecutter.network_mode == "private_endpoint" %}
 
-variable "atlas_cidr" {
-  description = "CIDR of the Atlas network container (/21 to /24, must not overlap vpc_cidr). With atlas_container_id, give that container's CIDR."
-  type        = string
-  default     = "192.168.248.0/21"
-
-  validation {
-    condition     = can(cidrhost(var.atlas_cidr, 0)) && tonumber(split("/", var.atlas_cidr)[1]) >= 21 && tonumber(split("/", var.atlas_cidr)[1]) <= 24
-    error_message = "atlas_cidr must be an IPv4 CIDR block from /21 to /24."
-  }
-}
-
-variable "atlas_container_id" {
-  description = "Leave empty to create the Atlas network container for the region. If the project already has one there (it does once a dedicated cluster runs in that region), give its id."
+variable "atlas_private_endpoint_service_id" {
+  description = "Id of the project's existing Atlas private endpoint service in aws_region (Atlas allows one per project and region; Atlas UI > Network Access > Private Endpoint). Empty: this stack creates it."
   type        = string
   default     = ""
 
   validation {
-    condition     = can(regex("^([a-f0-9]{24})?$", var.atlas_container_id))
-    error_message = "atlas_container_id must be empty or a 24-hex-digit Atlas container id."
+    condition     = can(regex("^([a-f0-9]{24})?$", var.atlas_private_endpoint_service_id))
+    error_message = "atlas_private_endpoint_service_id must be empty or a 24-hex-digit Atlas private endpoint service id."
+  }
+}
+{%- elif cookiecutter.network_mode == "peering" %}
+
+variable "new_atlas_container_cidr" {
+  description = "CIDR for the Atlas network container, used only if the project has none in aws_region yet (Atlas made one with the first cluster there; its CIDR is used then). /21 to /24, private, not overlapping vpc_cidr."
+  type        = string
+  default     = "192.168.248.0/21"
+
+  validation {
+    condition     = can(cidrhost(var.new_atlas_container_cidr, 0)) && try(tonumber(split("/", var.new_atlas_container_cidr)[1]) >= 21 && tonumber(split("/", var.new_atlas_container_cidr)[1]) <= 24, false)
+    error_message = "new_atlas_container_cidr must be an IPv4 CIDR block from /21 to /24."
   }
 }
 {%- endif %}
-{%- if auth == "password" %}
+{%- if cookiecutter.auth_mode == "password" %}
 
 variable "database_username" {
-  description = "Name of the SCRAM database user; stored with its generated password in Secrets Manager."
+  description = "Name of the SCRAM database user; stored with its password in Secrets Manager."
   type        = string
   default     = {{ (cookiecutter.project_slug ~ "-app") | tojson }}
 
@@ -59,9 +58,14 @@ variable "database_username" {
 }
 
 variable "password_version" {
-  description = "Increase by one to generate a new database password (written to Atlas and Secrets Manager, never to state)."
+  description = "Raise by one to rotate the database password: Secrets Manager stores a new one and Atlas takes it from there."
   type        = number
   default     = 1
+
+  validation {
+    condition     = var.password_version >= 1 && floor(var.password_version) == var.password_version
+    error_message = "password_version must be a whole number of at least 1."
+  }
 }
 {%- endif %}
 
@@ -90,7 +94,7 @@ variable "vpc_cidr" {
   default     = "10.0.0.0/16"
 
   validation {
-    condition     = can(cidrhost(var.vpc_cidr, 0)) && tonumber(split("/", var.vpc_cidr)[1]) >= 16 && tonumber(split("/", var.vpc_cidr)[1]) <= 20
+    condition     = can(cidrhost(var.vpc_cidr, 0)) && try(tonumber(split("/", var.vpc_cidr)[1]) >= 16 && tonumber(split("/", var.vpc_cidr)[1]) <= 20, false)
     error_message = "vpc_cidr must be an IPv4 CIDR block from /16 to /20."
   }
 }
@@ -101,30 +105,31 @@ variable "lambda_memory_mb" {
   default     = {{ cookiecutter.lambda_memory_mb | int }}
 
   validation {
-    condition     = var.lambda_memory_mb >= 128 && var.lambda_memory_mb <= 10240
-    error_message = "lambda_memory_mb must be between 128 and 10240."
+    condition     = var.lambda_memory_mb >= 128 && var.lambda_memory_mb <= 10240 && floor(var.lambda_memory_mb) == var.lambda_memory_mb
+    error_message = "lambda_memory_mb must be a whole number from 128 to 10240."
   }
 }
 
 variable "lambda_timeout_s" {
-  description = "Function timeout in seconds."
+  description = "Function timeout in seconds; the function reads it from FUNCTION_TIMEOUT_S to bound its database calls."
   type        = number
   default     = {{ cookiecutter.lambda_timeout_s | int }}
 
   validation {
-    condition     = var.lambda_timeout_s >= 3 && var.lambda_timeout_s <= 900
-    error_message = "lambda_timeout_s must be between 3 and 900."
+    condition     = var.lambda_timeout_s >= 3 && var.lambda_timeout_s <= 900 && floor(var.lambda_timeout_s) == var.lambda_timeout_s
+    error_message = "lambda_timeout_s must be a whole number of seconds from 3 to 900."
   }
 }
 
 variable "reserved_concurrency" {
-  description = "Reserved concurrency: caps containers, and so connections to Atlas (sized for the {{ cookiecutter.atlas_tier }} tier's connection budget)."
+  description = "Containers reserved for the function, and so its cap on connections to Atlas. 0 reserves nothing (for accounts whose concurrency quota is below 100 + this value); the account quota then caps containers."
   type        = number
   default     = {{ cookiecutter.reserved_concurrency | int }}
 
+  # The {{ cookiecutter.atlas_tier }} connection budget: at most {{ cookiecutter.__max_reserved_concurrency }} containers, each opening up to {{ cookiecutter._connections_per_container_per_node }} connections per node.
   validation {
-    condition     = var.reserved_concurrency >= 1
-    error_message = "reserved_concurrency must be at least 1."
+    condition     = floor(var.reserved_concurrency) == var.reserved_concurrency && var.reserved_concurrency >= 0 && var.reserved_concurrency <= {{ cookiecutter.__max_reserved_concurrency }}
+    error_message = "reserved_concurrency must be 0 (reserve nothing) or a whole number from 1 to {{ cookiecutter.__max_reserved_concurrency }}: more containers would exceed the {{ cookiecutter.atlas_tier }} tier's connection budget."
   }
 }
 

@@ -1,5 +1,10 @@
 terraform {
-  # 1.11 is the first release with write-only arguments (the database password never lands in state).
+{%- if cookiecutter.auth_mode == "password" %}
+  # 1.11: write-only arguments and ephemeral resources, so the database password is in neither
+  # plan nor state.
+{%- else %}
+  # 1.11 (March 2025) or newer: the release this stack is written and checked for.
+{%- endif %}
   required_version = ">= 1.11"
 
   required_providers {
@@ -7,15 +12,12 @@ terraform {
       source  = "hashicorp/aws"
       version = "~> 6.0"
     }
+{%- if cookiecutter.auth_mode == "password" %}
+    # 2.16 adds password_wo, the write-only database user password.
+{%- endif %}
     mongodbatlas = {
       source  = "mongodb/mongodbatlas"
-      version = "~> 2.0"
+      version = "~> 2.16"
     }
-{%- if cookiecutter.auth_mode == "password" %}
-    random = {
-      source  = "hashicorp/random"
-      version = "~> 3.7"
-    }
-{%- endif %}
   }
 }
