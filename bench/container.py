@@ -12,11 +12,23 @@ Scenarios:
                           (IAM: also the imports the first MONGODB-AWS authentication makes)
 ``first``                 import the handler, then its first ``GET /health``
 ``naive-first``           the same with bench/naive.py
-``serve``                 BENCH_KINDS (``product``, ``naive``, ``ping``: a bare
-                          ``db.command("ping")`` on a connected client; two kinds
-                          alternate in blocks): a first call each, print READY, wait
-                          for a line on stdin, BENCH_CALLS timed calls each, print
-                          RESULT, wait for a line, exit
+``keyed``                 import the handler, a first ``GET /health``, then ``POST /items``
+                          three ways, timed: with an Idempotency-Key (the container's
+                          first: imports the idempotency module, creates the TTL index),
+                          with another key, without a key
+``serve``                 BENCH_KINDS, among ``product`` (the handler), ``resolver``
+                          (the handler's routing and database work without its logging
+                          and metrics: ``handler.serve``), ``naive``, ``ping`` (a bare
+                          ``db.command("ping")`` on a connected client) and
+                          ``ping_events`` (the same on a client with the project's
+                          driver-event listeners), ``baseline`` (the handler before
+                          Powertools); kinds alternate in blocks: a first
+                          call each, print READY, wait for a line on stdin,
+                          BENCH_CALLS timed calls each, print RESULT, wait for a line, exit
+
+The function's own output (its JSON log lines and EMF metrics, one of each per
+invocation) goes to a file, as Lambda sends stdout to its log pipe; the protocol
+lines above go to the original stdout.
 """
 
 from __future__ import annotations
@@ -37,10 +49,18 @@ if TYPE_CHECKING:
 AUTH = os.environ["BENCH_AUTH"]  # "iam" or "password"
 BLOCK = 50  # warm calls in a row of one kind before the other kind's turn
 PACKAGE = os.environ.get("BENCH_PACKAGE", "")
+# The same service as generated before Powertools (BASELINE_REF in bench/run.py), under
+# another package name so both can serve in one container.
+BASELINE_PACKAGE = os.environ.get("BENCH_BASELINE_PACKAGE", "")
 
 
 class FakeContext:
-    """The part of the Lambda context object the handler reads."""
+    """The part of the Lambda context object the handler and Powertools read."""
+
+    function_name = "bench-fn"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:bench-fn"
+    aws_request_id = "bench-request"
 
     def __init__(self, timeout_s: float = 15.0) -> None:
         self._deadline = time.monotonic() + timeout_s
@@ -49,22 +69,30 @@ class FakeContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+PROTOCOL = sys.stdout  # READY and RESULT lines for bench/measure.py
+
+
 def lambda_logging() -> None:
-    """A root handler, as the Lambda runtime installs before it loads the function."""
+    """A root handler, as the Lambda runtime installs before it loads the function, and
+    the function's stdout to a file (Lambda: its log pipe), one write per line."""
     import logging
+    import tempfile
 
     logging.basicConfig(stream=open(os.devnull, "w"), level=logging.WARNING)  # noqa: SIM115
+    sys.stdout = tempfile.TemporaryFile("w", buffering=1)  # noqa: SIM115 - until exit
 
 
-def load_product() -> tuple[Any, Any]:
+def load_product(package: str = PACKAGE) -> tuple[Any, Any]:
     """Import the generated handler; in password mode, read the secret from the environment.
 
     BENCH_SECRET_READER=real keeps the real Secrets Manager reader (pointed at a
     loopback endpoint by AWS_ENDPOINT_URL_SECRETS_MANAGER)."""
-    handler = importlib.import_module(f"{PACKAGE}.handler")
-    mongo = sys.modules[f"{PACKAGE}.mongo"]
+    handler = importlib.import_module(f"{package}.handler")
+    mongo = sys.modules[f"{package}.mongo"]
     if AUTH == "password" and os.environ.get("BENCH_SECRET_READER") != "real":
-        credentials = mongo.Credentials(
+        # Credentials live in secret.py (mongo.py before Powertools: the baseline).
+        where = sys.modules.get(f"{package}.secret", mongo)
+        credentials = where.Credentials(
             os.environ["BENCH_DB_USER"], os.environ["BENCH_DB_PASSWORD"]
         )
         mongo.reset_for_tests(mongo.ClientHolder(secret_reader=lambda arn: credentials))
@@ -129,13 +157,39 @@ def first(naive: bool) -> dict[str, Any]:
     return {"ms": ms(t2 - t1), "import_ms": ms(t1 - t0), "total_ms": ms(t2 - t0), "status": status}
 
 
+def keyed() -> dict[str, Any]:
+    """What the first request with an Idempotency-Key costs a container."""
+    import json
+
+    lambda_logging()
+    handler, _ = load_product()
+    status = handler.handler(load_event(), FakeContext())["statusCode"]
+    with open(os.environ["BENCH_EVENT"].replace("health.json", "create_item.json")) as file:
+        post = json.load(file)
+    timings = {}
+    for name, key in (("first_key_ms", "bench-1"), ("next_key_ms", "bench-2"), ("no_key_ms", None)):
+        event = json.loads(json.dumps(post))
+        if key:
+            event["headers"]["idempotency-key"] = key
+        t0 = time.perf_counter()
+        answer = handler.handler(event, FakeContext())["statusCode"]
+        timings[name] = ms(time.perf_counter() - t0)
+        status = max(status, answer - 1)  # 201 expected: reported as 200 when all went well
+    return {**timings, "status": status}
+
+
 def caller(kind: str, event: dict[str, Any]) -> Any:
-    """One invocation of ``kind``: the generated handler, the naive one, or a bare ping."""
-    if kind == "ping":
+    """One invocation of ``kind`` (see the module's docstring)."""
+    if kind in {"ping", "ping_events"}:
         import naive
         from pymongo import MongoClient
 
-        client: Any = MongoClient(os.environ["MONGODB_URI"], **naive.auth_options())
+        options = naive.auth_options()
+        if kind == "ping_events":  # the listeners the project registers on its client
+            load_product()
+            events = importlib.import_module(f"{PACKAGE}.driver_events").DriverEvents()
+            options["event_listeners"] = events.listeners()
+        client: Any = MongoClient(os.environ["MONGODB_URI"], **options)
         database = client[os.environ["MONGODB_DATABASE"]]
 
         def ping(context: FakeContext) -> int:
@@ -143,7 +197,16 @@ def caller(kind: str, event: dict[str, Any]) -> Any:
             return 200
 
         return ping
-    handler = importlib.import_module("naive") if kind == "naive" else load_product()[0]
+    if kind == "naive":
+        handler = importlib.import_module("naive")
+    else:
+        handler = load_product(BASELINE_PACKAGE if kind == "baseline" else PACKAGE)[0]
+    if kind == "resolver":
+
+        def serve(context: FakeContext) -> int:
+            return int(handler.serve(event, context)["statusCode"])
+
+        return serve
 
     def invoke(context: FakeContext) -> int:
         return int(handler.handler(event, context)["statusCode"])
@@ -159,7 +222,7 @@ def serve(kinds: list[str], calls: int) -> dict[str, Any]:
     event = load_event()
     calls_of = {kind: caller(kind, event) for kind in kinds}
     first_status = max(call(FakeContext()) for call in calls_of.values())
-    print("READY", flush=True)
+    print("READY", file=PROTOCOL, flush=True)
     sys.stdin.readline()
     samples: dict[str, list[float]] = {kind: [] for kind in kinds}
     failures = 0
@@ -186,6 +249,8 @@ def main() -> int:
         result = floor_import()
     elif scenario == "cold":
         result = cold()
+    elif scenario == "keyed":
+        result = keyed()
     elif scenario in {"first", "naive-first"}:
         result = first(naive=scenario == "naive-first")
     elif scenario == "serve":
@@ -195,7 +260,7 @@ def main() -> int:
     result["since_start_ms"] = ms(time.perf_counter() - STARTED)
     import json
 
-    print("RESULT " + json.dumps(result), flush=True)
+    print("RESULT " + json.dumps(result), file=PROTOCOL, flush=True)
     if scenario == "serve":
         sys.stdin.readline()  # stay alive (sockets open) until the driver has counted
     # A container is frozen, not shut down: skip the interpreter's teardown (pymongo's

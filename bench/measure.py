@@ -10,6 +10,7 @@ each comparison's two sides are interleaved so drift hits both alike.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import secrets
@@ -95,7 +96,10 @@ class Bench:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(home),  # empty: no ~/.aws of this machine
             "LANG": "C.UTF-8",
-            "PYTHONPATH": str(project / "src"),
+            "PYTHONPATH": os.pathsep.join(
+                [str(project / "src"), *([str(args.baseline_src)] if args.baseline_src else [])]
+            ),
+            "BENCH_BASELINE_PACKAGE": args.baseline_package,
             "AWS_LAMBDA_FUNCTION_NAME": "bench-fn",
             "AWS_EXECUTION_ENV": f"AWS_Lambda_python{args.python_version}",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
@@ -205,21 +209,30 @@ class Bench:
         return {**result, "commands_per_call": commands, "first": after_first, "after": after_all}
 
     def warm(self, kinds: str, runs: int, calls: int) -> dict[str, Any]:
-        """``runs`` warm containers; per kind, the medians over the runs of each run's
-        p50/p99, and the sockets of a container serving only that kind."""
+        """``runs`` warm containers serving ``kinds`` in alternating blocks.  Per kind, the
+        medians over the runs of each run's percentiles; for the first kind, the median
+        over the runs of its ratio to (and, in ``diff_us``, its difference from) each other
+        kind within the same run; and the sockets of a container serving the first alone."""
+        names = kinds.split(",")
         found = [self.serve(kinds, calls) for _ in range(runs)]
         summary: dict[str, Any] = {}
-        for kind in kinds.split(","):
+        for kind in names:
             summary[kind] = {"calls": calls, **summarise([run[kind] for run in found])}
-        if "," in kinds:  # the ratio within each container (same placement, same moments)
-            mine, other = kinds.split(",")
+        mine = names[0]
+        for other in names[1:]:  # within each container: same placement, same moments
             for q in ("p50", "p99"):
                 summary[mine][f"{q}_ratio_to_{other}"] = statistics.median(
                     run[mine][f"{q}_ms"] / run[other][f"{q}_ms"] for run in found
                 )
-        if "," in kinds:  # sockets from a container serving the first kind alone
-            found = [self.serve(kinds.split(",")[0], calls)]
-        first_kind = summary[kinds.split(",")[0]]
+        diffs: dict[str, float] = {}
+        for a, b in itertools.permutations(names, 2):
+            diffs[f"{a}-{b}"] = statistics.median(
+                (run[a]["p50_ms"] - run[b]["p50_ms"]) * 1000 for run in found
+            )
+        summary["diff_us"] = diffs
+        if len(names) > 1:  # sockets from a container serving the first kind alone
+            found = [self.serve(mine, calls)]
+        first_kind = summary[mine]
         first_kind["commands_per_call"] = statistics.median(r["commands_per_call"] for r in found)
         for count in ("sockets", "app_sockets", "handshakes"):
             for when in ("first", "after"):
@@ -258,7 +271,8 @@ def bytecode_free_copy(python: str, project: Path, scratch: Path) -> str:
     return f"{scratch / 'src'}{os.pathsep}{scratch / 'site'}"
 
 
-SECTIONS = ("cold", "first", "warm", "naive", "concurrent")
+SECTIONS = ("cold", "layouts", "first", "keyed", "warm", "naive", "concurrent")
+WARM_KINDS = "product,resolver,ping,ping_events"
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -278,6 +292,16 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             log(f"{args.auth}: cold start, {args.reps} fresh processes each")
             results["cold"] = bench.interleaved(
                 {"floor": ("floor-import", {}), "product": ("cold", {})}
+            )
+        for layout in args.layout if "layouts" in sections else []:
+            name, path = layout.split("=", 1)
+            log(f"{args.auth}: cold start, {name} layout")
+            # Lambda's code directories are read-only: nothing compiled at import is kept.
+            on_path = {"PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1"}
+            if name == "baseline":
+                on_path["BENCH_PACKAGE"] = args.baseline_package
+            results.setdefault("layouts", {})[name] = bench.interleaved(
+                {"floor": ("floor-import", on_path), "product": ("cold", on_path)}
             )
         if "cold" in sections and args.auth == "password" and not args.quick:
             log(f"{args.auth}: cold start without bytecode")
@@ -301,10 +325,26 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                     results["first"] = bench.interleaved(first)
             else:
                 results["first"] = bench.interleaved(first)
+        if "keyed" in sections:
+            log(f"{args.auth}: the first POST with an Idempotency-Key, {args.reps} containers")
+            samples = []
+            for _ in range(args.reps):
+                server.reset()
+                samples.append(bench.once("keyed"))
+            results["keyed"] = summarise(samples)
         if "warm" in sections:
-            log(f"{args.auth}: warm, {args.warm_runs} x {args.warm_calls} calls, paired with ping")
-            warm = bench.warm("product,ping", args.warm_runs, args.warm_calls)
-            results["warm"] = {"product": warm["product"], "floor": warm["ping"]}
+            kinds = WARM_KINDS + (",baseline" if args.baseline_src else "")
+            log(f"{args.auth}: warm, {args.warm_runs} x {args.warm_calls} calls of {kinds}")
+            warm = bench.warm(kinds, args.warm_runs, args.warm_calls)
+            results["warm"] = {
+                "product": warm["product"],
+                "floor": warm["ping"],
+                "resolver": warm["resolver"],
+                "ping_events": warm["ping_events"],
+                "diff_us": warm["diff_us"],
+            }
+            if args.baseline_src:
+                results["warm"]["baseline"] = warm["baseline"]
         if "naive" in sections:
             log(f"{args.auth}: naive warm, {args.naive_runs} x {args.warm_calls} calls")
             naive = bench.warm("naive", args.naive_runs, args.warm_calls)["naive"]
@@ -333,6 +373,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--container-calls", type=int, default=20)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--sections", default=",".join(SECTIONS))
+    parser.add_argument("--baseline-src", type=Path, help="src/ of the project before Powertools")
+    parser.add_argument("--baseline-package", default="baseline_service")
+    parser.add_argument(
+        "--layout",
+        action="append",
+        default=[],
+        help="NAME=PYTHONPATH: also time the cold start with the code and its dependencies there",
+    )
     args = parser.parse_args(argv)
     print("RESULT " + json.dumps(measure(args)), flush=True)
     return 0

@@ -46,8 +46,17 @@ AUTH_MODES = ("password", "iam")
 # runtime ships.  The containers run on this, not on the project's dev venv: pymongo
 # imports `cryptography` whenever it is installed (moto brings it there), ~45 ms
 # that a function never pays.
-LAMBDA_PACKAGES = ("pymongo", "boto3")
-TARGETS = {"warm": 1.10, "cold": 1.15, "package": 0.30}
+LAMBDA_PACKAGES = ("pymongo", "boto3", "aws-lambda-powertools")
+TARGETS = {"warm": 1.10, "cold": 1.50, "package": 0.30, "telemetry_us": 100.0}
+# The package is built for this machine's architecture, so its native code loads here.
+ARCHITECTURE = {"aarch64": "arm64", "arm64": "arm64"}.get(platform.machine(), "x86_64")
+# The template before Powertools, for the "today's handler" row (git history needed).
+BASELINE_REF = "5b80ba9"
+BASELINE_PACKAGE = "baseline_service"  # another name: it serves beside the product in one process
+# What the Powertools Lambda layer brings instead of the zip (its other extras are never
+# imported by the project).
+LAYER_DISTRIBUTIONS = ("aws-lambda-powertools", "typing-extensions")
+LAYER_TOP_LEVEL = ("aws_lambda_powertools", "typing_extensions")
 
 
 def log(message: str) -> None:
@@ -110,7 +119,15 @@ def machine(project_python: Path, lambda_python: Path) -> dict[str, str]:
 # --- measurements ---------------------------------------------------------------
 
 
-def measure(project: Path, auth: str, project_bin: Path, lambda_bin: Path, quick: bool) -> Any:
+def measure(
+    project: Path,
+    auth: str,
+    project_bin: Path,
+    lambda_bin: Path,
+    quick: bool,
+    layouts: dict[str, str],
+    baseline: Path | None,
+) -> Any:
     counts = {
         "--reps": 3 if quick else 20,
         "--warm-runs": 1 if quick else 5,
@@ -120,6 +137,9 @@ def measure(project: Path, auth: str, project_bin: Path, lambda_bin: Path, quick
         "--container-calls": 3 if quick else 20,
     }
     options = [str(x) for item in counts.items() for x in item] + (["--quick"] if quick else [])
+    options += [f"--layout={name}={path}" for name, path in layouts.items()]
+    if baseline is not None:
+        options += ["--baseline-src", str(baseline / "src"), "--baseline-package", BASELINE_PACKAGE]
     process = subprocess.run(
         [str(project_bin / "python"), str(BENCH / "measure.py"), "--project", str(project),
          "--package", PACKAGE, "--auth", auth, "--python", str(lambda_bin / "python"),
@@ -144,7 +164,8 @@ def unzipped_bytes(archive: Path) -> int:
 
 
 def packages(projects: dict[str, Path], project_bin: Path, out: Path) -> dict[str, Any]:
-    """The zip scripts/package.py builds per auth mode, and the naive one:
+    """The zip scripts/package.py builds per auth mode, the same without Powertools (for a
+    function that takes Powertools from its layer), and the naive one:
     ``pip install "pymongo[aws]" --target`` zipped (same pins, same Lambda platform)."""
     python = str(project_bin / "python")
     sizes: dict[str, Any] = {}
@@ -155,21 +176,112 @@ def packages(projects: dict[str, Path], project_bin: Path, out: Path) -> dict[st
         archive = zips / f"{auth}.zip"
         shutil.copyfile(project / "dist" / "lambda.zip", archive)
         sizes[auth] = {"zip": archive.stat().st_size, "unzipped": unzipped_bytes(archive)}
+        slim = zips / f"{auth}-without-powertools.zip"
+        copy_zip(archive, slim, lambda name: not name.startswith(LAYER_TOP_LEVEL))
+        sizes[f"{auth}-layer"] = {"zip": slim.stat().st_size, "unzipped": unzipped_bytes(slim)}
     pymongo_pin = next(r for r in toolchains.PROJECT_REQUIREMENTS if r.startswith("pymongo"))
-    spec = Path(projects["iam"] / "scripts" / "package.py")
-    platform_args = run(
-        [python, "-c", "import runpy, sys; "
-         f"m = runpy.run_path({str(spec)!r}); "
-         "print(' '.join(m['pip_platform_args'](m['ARCHITECTURE'])))"],
-    ).stdout.split()  # fmt: skip
     with tempfile.TemporaryDirectory() as scratch:
         target = Path(scratch) / "package"
         run([python, "-m", "pip", "install", "--quiet", "--target", str(target),
-             *platform_args, pymongo_pin])  # fmt: skip
+             *platform_args(projects["iam"], python), pymongo_pin])  # fmt: skip
         archive = zips / "naive.zip"
         zip_directory(target, archive)
     sizes["naive"] = {"zip": archive.stat().st_size, "unzipped": unzipped_bytes(archive)}
     return sizes
+
+
+def platform_args(project: Path, python: str) -> list[str]:
+    """pip's arguments for the project's Lambda platform, from its own scripts/package.py."""
+    spec = project / "scripts" / "package.py"
+    return run(
+        [python, "-c", "import runpy, sys; "
+         f"m = runpy.run_path({str(spec)!r}); "
+         "print(' '.join(m['pip_platform_args'](m['ARCHITECTURE'])))"],
+    ).stdout.split()  # fmt: skip
+
+
+def copy_zip(source: Path, target: Path, keep: Any) -> None:
+    """``source`` with only the entries ``keep(name)`` accepts, entries unchanged."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for info in old.infolist():
+            if keep(info.filename):
+                new.writestr(info, old.read(info))
+
+
+def unpack(archive: Path, folder: Path, keep: Any = lambda name: True) -> Path:
+    shutil.rmtree(folder, ignore_errors=True)
+    with zipfile.ZipFile(archive) as source:
+        source.extractall(folder, [n for n in source.namelist() if keep(n)])
+    return folder
+
+
+def pins(lock: Path, names: tuple[str, ...]) -> list[str]:
+    """``name==version`` of ``names`` in a requirements.lock."""
+    found = [line.split()[0] for line in lock.read_text().splitlines() if "==" in line]
+    return [pin for pin in found if pin.split("==")[0] in names]
+
+
+def layouts(
+    projects: dict[str, Path], project_bin: Path, out: Path, baseline: dict[str, Path]
+) -> dict[str, dict[str, str]]:
+    """Per auth mode, PYTHONPATH values that lay the function out as Lambda would:
+    ``zip`` (dist/lambda.zip unpacked: /var/task), ``layer`` and ``layer_nopyc`` (the zip
+    without Powertools, then Powertools where its layer puts it, /opt/python, with and
+    without bytecode) and ``baseline`` (today's zip, before Powertools)."""
+    python = str(project_bin / "python")
+    found: dict[str, dict[str, str]] = {}
+    for auth, project in projects.items():
+        here = out / "layouts" / auth
+        archive = out / "zips" / f"{auth}.zip"
+        task = unpack(archive, here / "task")
+        slim = unpack(archive, here / "task-without-powertools",
+                      lambda n: not n.startswith(LAYER_TOP_LEVEL))  # fmt: skip
+        layer_nopyc = here / "layer-nopyc" / "python"
+        shutil.rmtree(layer_nopyc.parent, ignore_errors=True)
+        run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile",
+             "--target", str(layer_nopyc), *platform_args(project, python),
+             *pins(project / "requirements.lock", LAYER_DISTRIBUTIONS)])  # fmt: skip
+        layer = here / "layer" / "python"
+        shutil.rmtree(layer.parent, ignore_errors=True)
+        shutil.copytree(layer_nopyc, layer)
+        run([python, "-m", "compileall", "-q", "--invalidation-mode", "checked-hash",
+             "-s", str(layer), "-p", "/opt/python", str(layer)])  # fmt: skip
+        found[auth] = {
+            "zip": str(task),
+            "layer": f"{slim}{os.pathsep}{layer}",
+            "layer_nopyc": f"{slim}{os.pathsep}{layer_nopyc}",
+        }
+        if auth in baseline:
+            run([python, "scripts/package.py"], cwd=baseline[auth])
+            base = unpack(baseline[auth] / "dist" / "lambda.zip", here / "baseline")
+            found[auth]["baseline"] = str(base)
+    return found
+
+
+def render_baseline(out: Path, answers: dict[str, Any]) -> Path | None:
+    """The project as BASELINE_REF of this template generates it, or None without that history."""
+    template = out / "baseline-template"
+    shutil.rmtree(template, ignore_errors=True)
+    template.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", BASELINE_REF],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    if archive.returncode != 0:
+        return None
+    subprocess.run(["tar", "-x", "-C", str(template)], input=archive.stdout, check=True)
+    from cookiecutter.main import cookiecutter
+
+    with quiet():
+        return Path(
+            cookiecutter(
+                str(template),
+                no_input=True,
+                extra_context={**answers, "package_name": BASELINE_PACKAGE},
+                output_dir=str(out / "baseline"),
+                overwrite_if_exists=True,
+            )
+        )
 
 
 def bake_times(quick: bool) -> dict[str, Any]:
@@ -245,10 +357,11 @@ def table(results: dict[str, Any]) -> list[str]:
              f"(process {ratio(cold['wall_ms'], floor['wall_ms'])})",
              target)
         )  # fmt: skip
+        rows += layout_rows(auth, m.get("layouts"), results.get("baseline"))
         if "cold_nopyc" in m:
             cold_n, floor_n = m["cold_nopyc"]["product"], m["cold_nopyc"]["floor"]
             rows.append(
-                ("cold start, no bytecode (as the zip ships)", auth,
+                ("cold start, no bytecode anywhere", auth,
                  f"{ms(cold_n['ms'])} (process {ms(cold_n['wall_ms'])})",
                  f"`import pymongo`, no bytecode: {ms(floor_n['ms'])}; with: {ms(floor['ms'])}",
                  f"{ratio(cold_n['ms'], floor_n['ms'])}; {ratio(cold_n['ms'], floor['ms'])} "
@@ -262,6 +375,14 @@ def table(results: dict[str, Any]) -> list[str]:
              f"{ratio(first['ms'], naive_first['ms'])} "
              f"({ratio(first['total_ms'], naive_first['total_ms'])})", "report")
         )  # fmt: skip
+        k = m["keyed"]
+        rows.append(
+            ("first `POST /items` with an Idempotency-Key in a container", auth,
+             f"{ms(k['first_key_ms'])}",
+             f"the next key: {ms(k['next_key_ms'])}; no key: {ms(k['no_key_ms'])}",
+             f"+{k['first_key_ms'] - k['next_key_ms']:.1f} ms once per container",
+             "report (idempotency imports + `createIndexes`)")
+        )  # fmt: skip
         if "product_secrets" in m["first"]:
             real = m["first"]["product_secrets"]
             rows.append(
@@ -273,6 +394,19 @@ def table(results: dict[str, Any]) -> list[str]:
         warm = m["warm"]
         p, f, n = warm["product"], warm["floor"], warm["naive"]
         calls = int(p["calls"])
+        rows += telemetry_rows(auth, warm)
+        if "baseline" in warm:
+            b = warm["baseline"]
+            rows.append(
+                (f"warm invocation p50, today's handler ({results['baseline']})", auth,
+                 ms(b["p50_ms"]),
+                 f"with Powertools: {ms(p['p50_ms'])}; bare `ping`: {ms(f['p50_ms'])}",
+                 f"Powertools {warm['diff_us']['product-baseline']:+.0f} µs",
+                 "report (same containers)")
+            )  # fmt: skip
+        else:
+            rows.append(("warm invocation p50, today's handler", auth,
+                         f"skipped (no {BASELINE_REF} in git)", "", "", ""))  # fmt: skip
         for q, target in (("p50", f"<= {TARGETS['warm']:.2f}x"), ("p99", "report")):
             # The handler and the floor alternate in one container; the ratio is the median
             # over containers of each container's own ratio.
@@ -319,8 +453,18 @@ def table(results: dict[str, Any]) -> list[str]:
     for auth in AUTH_MODES:
         if sizes is None:
             rows.append(("package zip", auth, "skipped (--quick)", "", "", ""))
+            rows.append(
+                ("package zip, Powertools from its layer instead", auth, "skipped (--quick)",
+                 "", "", "")
+            )  # fmt: skip
             continue
-        own, naive = sizes[auth], sizes["naive"]
+        own, naive, slim = sizes[auth], sizes["naive"], sizes[f"{auth}-layer"]
+        rows.append(
+            ("package zip, Powertools from its layer instead", auth,
+             f"{mb(slim['zip'])} ({mb(slim['unzipped'])} unzipped)",
+             f"Powertools in the zip: {mb(own['zip'])} ({mb(own['unzipped'])})",
+             ratio(slim["zip"], own["zip"]), "report")
+        )  # fmt: skip
         rows.append(
             ("package zip", auth,
              f"{mb(own['zip'])} ({mb(own['unzipped'])} unzipped)",
@@ -348,6 +492,59 @@ def table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+LAYOUTS = {
+    "zip": "cold start, from the zip (Powertools bundled, as shipped)",
+    "layer": "cold start, Powertools from its layer (with bytecode)",
+    "layer_nopyc": "cold start, Powertools from its layer (no bytecode)",
+    "baseline": "cold start, today's handler (before Powertools)",
+}
+
+
+def layout_rows(
+    auth: str, found: dict[str, Any] | None, baseline: str | None
+) -> list[tuple[str, ...]]:
+    """Cold start (import the handler, build the client) with the code laid out as on
+    Lambda: /var/task from the zip, Powertools from /opt/python, or the template before
+    Powertools.  The floor is `import pymongo` from the same layout."""
+    rows: list[tuple[str, ...]] = []
+    for name, what in LAYOUTS.items():
+        if found is None or name not in found:
+            why = "skipped (--quick)" if found is None else f"skipped (no {BASELINE_REF} in git)"
+            rows.append((what, auth, why, "", "", ""))
+            continue
+        cold, floor = found[name]["product"], found[name]["floor"]
+        target = f"report ({baseline})" if name == "baseline" else "report"
+        if auth == "password" and name != "baseline":
+            met = verdict(cold["ms"] / floor["ms"], TARGETS["cold"])
+            target = f"<= {TARGETS['cold']:.2f}x: {met}"
+        rows.append(
+            (what, auth, f"{ms(cold['ms'])} (process {ms(cold['wall_ms'])})",
+             f"`import pymongo`: {ms(floor['ms'])} (process {ms(floor['wall_ms'])})",
+             f"{ratio(cold['ms'], floor['ms'])} "
+             f"(process {ratio(cold['wall_ms'], floor['wall_ms'])})", target)
+        )  # fmt: skip
+    return rows
+
+
+def telemetry_rows(auth: str, warm: dict[str, Any]) -> list[tuple[str, ...]]:
+    """What logging and metrics add to a warm invocation: the handler against its own
+    routing and database work without them (``handler.serve``), plus what the driver-event
+    listeners add to a ping; each a median over containers of the in-container difference."""
+    diff = warm["diff_us"]
+    around = diff["product-resolver"]  # the log line, the EMF blob, reading the counts
+    listeners = diff["ping_events-ping"]  # the driver's events, counted
+    total = around + listeners
+    return [
+        ("warm overhead of logging and metrics", auth,
+         f"{total:+.0f} µs per invocation",
+         f"log line + EMF blob: {around:+.0f} µs (handler {ms(warm['product']['p50_ms'])} vs "
+         f"{ms(warm['resolver']['p50_ms'])} without); driver-event listeners: {listeners:+.0f} µs "
+         f"(ping {ms(warm['ping_events']['p50_ms'])} vs {ms(warm['floor']['p50_ms'])})",
+         "p50 differences",
+         f"< {TARGETS['telemetry_us']:.0f} µs: {verdict(total, TARGETS['telemetry_us'])}")
+    ]  # fmt: skip
+
+
 def header(results: dict[str, Any], argv: list[str]) -> list[str]:
     info = results["machine"]
     return [
@@ -371,13 +568,13 @@ def main(argv: list[str] | None = None) -> int:
 
     log(f"toolchains: project dev venv and a Lambda-like venv on Python {PYTHON_VERSION}")
     project_bin = toolchains.project_venv(PYTHON_VERSION)
-    pins = [
+    lambda_pins = [
         r
         for r in toolchains.PROJECT_REQUIREMENTS
         if r.split("[")[0].split("=")[0] in LAMBDA_PACKAGES
     ]
     lambda_bin = toolchains.ensure_venv(
-        f"bench-lambda-py{PYTHON_VERSION}", toolchains.find_python(PYTHON_VERSION), pins
+        f"bench-lambda-py{PYTHON_VERSION}", toolchains.find_python(PYTHON_VERSION), lambda_pins
     )
     results: dict[str, Any] = {
         "machine": machine(project_bin / "python", lambda_bin / "python"),
@@ -386,18 +583,31 @@ def main(argv: list[str] | None = None) -> int:
     }
     projects_dir = args.out / "projects"
     shutil.rmtree(projects_dir, ignore_errors=True)
-    projects = {
-        auth: render(projects_dir / auth, auth_mode=auth, python_version=PYTHON_VERSION)
-        for auth in AUTH_MODES
-    }
+    answers = {"python_version": PYTHON_VERSION, "architecture": ARCHITECTURE}
+    projects = {auth: render(projects_dir / auth, auth_mode=auth, **answers) for auth in AUTH_MODES}
+    on_path: dict[str, dict[str, str]] = {auth: {} for auth in AUTH_MODES}
+    baseline: dict[str, Path] = {}
     for auth in AUTH_MODES:
-        log(f"measuring auth_mode={auth}")
-        results["measured"][auth] = measure(
-            projects[auth], auth, project_bin, lambda_bin, args.quick
-        )
+        found = render_baseline(args.out / "baseline" / auth, {**answers, "auth_mode": auth})
+        if found is not None:
+            baseline[auth] = found
+    results["baseline"] = BASELINE_REF if baseline else None
     if not args.quick:
         log("packages: scripts/package.py per auth mode, and the naive zip (needs PyPI)")
         results["packages"] = packages(projects, project_bin, args.out)
+        log(f"layouts: the zip, Powertools from a layer, and the template at {BASELINE_REF}")
+        on_path = layouts(projects, project_bin, args.out, baseline)
+    for auth in AUTH_MODES:
+        log(f"measuring auth_mode={auth}")
+        results["measured"][auth] = measure(
+            projects[auth],
+            auth,
+            project_bin,
+            lambda_bin,
+            args.quick,
+            on_path[auth],
+            baseline.get(auth),
+        )
     log("bake time per combination")
     results["bake"] = bake_times(args.quick)
     if args.suite:

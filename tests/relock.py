@@ -5,6 +5,8 @@ pymongo-auth-aws, ``python_version`` picks pymongo's wheels.  This renders the
 template once per ``auth_mode x python_version``, runs the generated
 ``scripts/package.py --lock`` in each (the same code a user's ``make lock``
 runs), and folds the results into one Jinja file, one block per combination.
+Versions the template's tests run (tests/toolchains.py) are kept: the lock pins
+what the generated tests exercise.
 
     python tests/relock.py        # needs PyPI; then commit the changed lock
 
@@ -15,12 +17,15 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from cookiecutter.main import cookiecutter
+from toolchains import PROJECT_REQUIREMENTS
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 LOCK = TEMPLATE / "{{cookiecutter.project_slug}}" / "requirements.lock"
@@ -30,6 +35,13 @@ def choices(option: str) -> list[str]:
     return list(json.loads((TEMPLATE / "cookiecutter.json").read_text())[option])
 
 
+def tested_pins(scratch: Path) -> Path:
+    """A pip constraints file: the versions of tests/toolchains.py, extras dropped."""
+    path = scratch / "tested.txt"
+    path.write_text("".join(re.sub(r"\[.*?\]", "", pin) + "\n" for pin in PROJECT_REQUIREMENTS))
+    return path
+
+
 def fresh_lock(auth_mode: str, python_version: str) -> str:
     """The lock a freshly generated project writes with ``make lock``."""
     with tempfile.TemporaryDirectory() as scratch:
@@ -37,7 +49,10 @@ def fresh_lock(auth_mode: str, python_version: str) -> str:
         project = Path(
             cookiecutter(str(TEMPLATE), no_input=True, extra_context=answers, output_dir=scratch)
         )
-        subprocess.run([sys.executable, "scripts/package.py", "--lock"], cwd=project, check=True)
+        env = {**os.environ, "PIP_CONSTRAINT": str(tested_pins(Path(scratch)))}
+        subprocess.run(
+            [sys.executable, "scripts/package.py", "--lock"], cwd=project, check=True, env=env
+        )
         return (project / "requirements.lock").read_text()
 
 

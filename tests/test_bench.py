@@ -10,6 +10,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PER_AUTH_ROWS = (
     "cold start",
+    "cold start, from the zip",
+    "cold start, Powertools from its layer (with bytecode)",
+    "cold start, Powertools from its layer (no bytecode)",
+    "cold start, today's handler",
+    "warm overhead of logging and metrics",
+    "first `POST /items` with an Idempotency-Key",
+    "package zip, Powertools from its layer instead",
     "first invocation `GET /health`",
     "warm invocation p50",
     "warm invocation p99",

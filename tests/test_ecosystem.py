@@ -448,7 +448,8 @@ def test_lock_pins_what_the_tests_run(
 ) -> None:
     project = render_once(auth_mode=auth_mode, python_version=python_version)
     lock = read_lock(project)
-    expected = {"pymongo", "dnspython"} | ({"pymongo-auth-aws"} if auth_mode == "iam" else set())
+    expected = {"pymongo", "dnspython", "aws-lambda-powertools", "typing-extensions"}
+    expected |= {"pymongo-auth-aws"} if auth_mode == "iam" else set()
     assert set(lock) == expected
     tested = pinned_versions()
     for name, (version, hashes) in lock.items():
@@ -468,7 +469,7 @@ def test_package_refuses_a_lock_made_from_other_inputs(render_once: Render, tmp_
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "error: requirements.lock was resolved from other inputs than pyproject.toml "
-        "(inputs: python=3.13 pymongo>=4.10,<5): run `make lock`"
+        "(inputs: python=3.13 pymongo>=4.10,<5 aws-lambda-powertools>=3.37,<4): run `make lock`"
     ]
     assert not (project / "dist").exists()
 

@@ -146,7 +146,9 @@ def test_local_invoke_shows_connection_reuse(
         ("get_item", "1", "200"), ("get_item", "2", "200"),
     ]  # fmt: skip
     assert {r[4] for r in rows} == {"2"}  # the same 2 sockets from first call to last
+    assert [r[6] for r in rows] == ["cold"] + ["warm"] * 5  # read from the JSON log lines
     assert "sockets the server saw: 2 (1 for commands" in result.stdout
+    assert "the 5 after it opened none" in result.stdout  # ConnectionsCreated, per invocation
     assert f"(auth: {auth_mode})" in result.stdout
 
 
@@ -174,6 +176,7 @@ def test_package_builds_a_lambda_zip_without_the_runtime_sdk(
     assert any(n.startswith("pymongo/") for n in names)
     assert any(n.startswith("bson/") for n in names)
     assert any(n.startswith("dns/") for n in names)
+    assert any(n.startswith("aws_lambda_powertools/") for n in names)
     assert (answers["auth_mode"] == "iam") == any(n.startswith("pymongo_auth_aws/") for n in names)
     assert not [n for n in names if n.startswith(RUNTIME_PROVIDED)]
     # Bytecode for the runtime's Python only, the package's own modules included.
@@ -184,7 +187,7 @@ def test_package_builds_a_lambda_zip_without_the_runtime_sdk(
     arch = "aarch64" if answers.get("architecture", "arm64") == "arm64" else "x86_64"
     native = [n for n in names if n.endswith(".so")]
     assert native and all(arch in n for n in native), native
-    assert archive.stat().st_size < 4_000_000
+    assert archive.stat().st_size < 6_500_000  # 0.3x `pip install "pymongo[aws]"`, zipped
     first = archive.read_bytes()
     again = run([python, "scripts/package.py"], project)
     assert again.returncode == 0, again.stdout + again.stderr
@@ -202,7 +205,8 @@ def test_toolchain_pins_match_the_generated_ranges(render_once: Render) -> None:
         Requirement(r).name: Requirement(r)
         for r in pyproject["project"]["optional-dependencies"]["dev"]
     }
-    ranges["pymongo"] = Requirement(pyproject["project"]["dependencies"][0])
+    for dependency in pyproject["project"]["dependencies"]:
+        ranges[Requirement(dependency).name] = Requirement(dependency)
     for pin in PROJECT_REQUIREMENTS:
         requirement = Requirement(pin)
         if requirement.name in ranges:

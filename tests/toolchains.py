@@ -26,6 +26,7 @@ TOOLCHAINS = Path(os.environ.get("TEMPLATE_TOOLCHAINS", ROOT / ".toolchains"))
 # The generated project's dev dependencies, a superset over both auth modes.
 PROJECT_REQUIREMENTS = [
     "pymongo[aws]==4.20.0",
+    "aws-lambda-powertools==3.37.0",
     "boto3==1.44.5",
     "boto3-stubs[secretsmanager]==1.43.126",
     "moto[secretsmanager]==5.2.5",

@@ -37,6 +37,7 @@ AUTH_FAILED = 18
 UNAUTHORIZED = 13
 NOT_WRITABLE_PRIMARY = 10107
 CHAOS_COMMANDS = frozenset({"insert", "find", "ping"})
+DUPLICATE_KEY = 11000
 ACCEPT_LOOP_GRACE_S = 0.05
 
 
@@ -54,6 +55,7 @@ class Received:
 class _Fault:
     command: str
     action: Callable[[Any], bool]
+    collection: str | None = None  # only commands on this collection, if set
 
 
 @dataclass
@@ -92,6 +94,8 @@ class StandIn:
         self._write_results: dict[tuple[bytes, int], dict[str, Any]] = {}
         self._chaos: tuple[float, random.Random] | None = None
         self._last_was_fault = False
+        # TTL indexes by (database, collection): {name: (field, expireAfterSeconds)}.
+        self._ttl: dict[tuple[str, str], dict[str, tuple[str, int]]] = {}
 
     def reset(self) -> None:
         """Forget everything seen and stored, and undo changes to auth and users.
@@ -111,6 +115,7 @@ class StandIn:
             self.injected.clear()
             self._chaos = None
             self._last_was_fault = False
+            self._ttl.clear()
             self._store = mongomock.MongoClient()
 
     # --- lifecycle ---------------------------------------------------------------
@@ -159,6 +164,24 @@ class StandIn:
     def collection(self, database: str, name: str) -> Any:
         return self._store[database][name]
 
+    def ttl_indexes(self, database: str, name: str) -> dict[str, tuple[str, int]]:
+        """The collection's TTL indexes: ``{index name: (field, expireAfterSeconds)}``."""
+        with self._lock:
+            return dict(self._ttl.get((database, name), {}))
+
+    def run_ttl_monitor(self) -> int:
+        """Delete what the TTL indexes say has expired, as the server's TTL monitor does
+        (once a minute: until then, expired documents are still there).  Returns how many."""
+        now = datetime.datetime.now(tz=datetime.UTC).replace(tzinfo=None)
+        deleted = 0
+        with self._lock:
+            for (database, name), indexes in self._ttl.items():
+                for field_name, seconds in indexes.values():
+                    cutoff = now - datetime.timedelta(seconds=seconds)
+                    result = self._store[database][name].delete_many({field_name: {"$lte": cutoff}})
+                    deleted += result.deleted_count
+        return deleted
+
     def set_password(self, username: str, password: str) -> None:
         """Rotate a SCRAM user's password on the server."""
         with self._lock:
@@ -201,15 +224,20 @@ class StandIn:
             self._chaos = (rate, rng)
 
     def fail_next(
-        self, command: str, code: int, message: str, labels: tuple[str, ...] = ()
+        self,
+        command: str,
+        code: int,
+        message: str,
+        labels: tuple[str, ...] = (),
+        collection: str | None = None,
     ) -> None:
-        """Answer the next ``command`` with a server error."""
+        """Answer the next ``command`` (on ``collection``, if given) with a server error."""
 
         def reply(request: Any) -> bool:
             extra = {"errorLabels": list(labels)} if labels else {}
             return bool(request.replies(ok=0, code=code, errmsg=message, **extra))
 
-        self._faults.append(_Fault(command, reply))
+        self._faults.append(_Fault(command, reply, collection))
 
     # --- the protocol -------------------------------------------------------------
 
@@ -219,7 +247,7 @@ class StandIn:
         port = request.client_port
         with self._lock:
             self.received.append(Received(port, name, str(doc.get("$db", "")), doc))
-            fault = self._take_fault(name) or self._random_fault(name)
+            fault = self._take_fault(name, doc) or self._random_fault(name, doc)
             self._last_was_fault = fault is not None
         if fault is not None:
             return fault.action(request)
@@ -239,7 +267,7 @@ class StandIn:
             )
         return self._crud(request, name, doc)
 
-    def _random_fault(self, name: str) -> _Fault | None:
+    def _random_fault(self, name: str, doc: Mapping[str, Any]) -> _Fault | None:
         if self._chaos is None or self._last_was_fault or name not in CHAOS_COMMANDS:
             return None
         rate, rng = self._chaos
@@ -254,11 +282,11 @@ class StandIn:
             self.apply_then_hang_up_next(name)
         else:
             self.fail_next(name, NOT_WRITABLE_PRIMARY, "not primary", ("RetryableWriteError",))
-        return self._take_fault(name)
+        return self._take_fault(name, doc)
 
-    def _take_fault(self, name: str) -> _Fault | None:
+    def _take_fault(self, name: str, doc: Mapping[str, Any]) -> _Fault | None:
         for fault in self._faults:
-            if fault.command == name:
+            if fault.command == name and fault.collection in {None, doc.get(name)}:
                 self._faults.remove(fault)
                 return fault
         return None
@@ -386,8 +414,14 @@ class StandIn:
             return {"ok": 1, "version": "8.0.0"}
         if name == "insert":
             return self._retryable_write(doc, lambda: self._insert(database, doc))
+        if name == "update":
+            return self._retryable_write(doc, lambda: self._update(database, doc))
+        if name == "delete":
+            return self._retryable_write(doc, lambda: self._delete(database, doc))
         if name == "find":
             return self._find(database, doc)
+        if name == "createIndexes":
+            return self._create_indexes(database, doc)
         return {"ok": 0, "code": 59, "errmsg": f"no such command: '{name}'"}
 
     def _retryable_write(
@@ -410,13 +444,72 @@ class StandIn:
                 collection.insert_one(dict(document))
                 inserted += 1
             except mongomock.DuplicateKeyError as exc:
-                errors.append({"index": index, "code": 11000, "errmsg": str(exc)})
+                errors.append({"index": index, "code": DUPLICATE_KEY, "errmsg": str(exc)})
                 if doc.get("ordered", True):
                     break
         reply: dict[str, Any] = {"ok": 1, "n": inserted}
         if errors:
             reply["writeErrors"] = errors
         return reply
+
+    def _update(self, database: str, doc: Mapping[str, Any]) -> dict[str, Any]:
+        """Updates with operators, replacements and upserts, applied in order."""
+        collection = self._store[database][doc["update"]]
+        matched = modified = 0
+        upserted: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for index, statement in enumerate(doc.get("updates", [])):
+            spec, change = dict(statement["q"]), dict(statement["u"])
+            upsert = bool(statement.get("upsert", False))
+            try:
+                if not any(key.startswith("$") for key in change):
+                    result = collection.replace_one(spec, change, upsert=upsert)
+                elif statement.get("multi"):
+                    result = collection.update_many(spec, change, upsert=upsert)
+                else:
+                    result = collection.update_one(spec, change, upsert=upsert)
+            except mongomock.DuplicateKeyError as exc:
+                errors.append({"index": index, "code": DUPLICATE_KEY, "errmsg": str(exc)})
+                if doc.get("ordered", True):
+                    break
+                continue
+            matched += result.matched_count
+            modified += result.modified_count
+            if result.upserted_id is not None:
+                upserted.append({"index": index, "_id": result.upserted_id})
+        reply: dict[str, Any] = {"ok": 1, "n": matched + len(upserted), "nModified": modified}
+        if upserted:
+            reply["upserted"] = upserted
+        if errors:
+            reply["writeErrors"] = errors
+        return reply
+
+    def _delete(self, database: str, doc: Mapping[str, Any]) -> dict[str, Any]:
+        collection = self._store[database][doc["delete"]]
+        deleted = 0
+        for statement in doc.get("deletes", []):
+            spec = dict(statement["q"])
+            if statement.get("limit", 0) == 1:
+                deleted += collection.delete_one(spec).deleted_count
+            else:
+                deleted += collection.delete_many(spec).deleted_count
+        return {"ok": 1, "n": deleted}
+
+    def _create_indexes(self, database: str, doc: Mapping[str, Any]) -> dict[str, Any]:
+        """Creates what is missing; an index that exists with the same spec is left as it is.
+        TTL indexes delete nothing until :meth:`run_ttl_monitor` runs."""
+        collection = self._store[database][doc["createIndexes"]]
+        before = len(collection.index_information())
+        for spec in doc.get("indexes", []):
+            options = {k: v for k, v in spec.items() if k not in {"key", "v"}}
+            keys = list(dict(spec["key"]).items())
+            if "expireAfterSeconds" in options:  # kept here: mongomock would expire on read
+                seconds = int(options.pop("expireAfterSeconds"))
+                ttl = self._ttl.setdefault((database, doc["createIndexes"]), {})
+                ttl[str(options.get("name", ""))] = (keys[0][0], seconds)
+            collection.create_index(keys, **options)
+        after = len(collection.index_information())
+        return {"ok": 1, "numIndexesBefore": before, "numIndexesAfter": after}
 
     def _find(self, database: str, doc: Mapping[str, Any]) -> dict[str, Any]:
         collection = self._store[database][doc["find"]]

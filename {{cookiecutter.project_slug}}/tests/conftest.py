@@ -1,21 +1,29 @@
-"""Fixtures: a stand-in Atlas node on loopback and a fresh "Lambda container" per test."""
+"""Fixtures: a stand-in Atlas node on loopback, a fresh "Lambda container" per test, and
+what the function writes to stdout, read back as CloudWatch would get it."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import aws_lambda_powertools.logging.logger as powertools_logger
 {% if cookiecutter.auth_mode == "password" %}import boto3
 import pytest
 from moto import mock_aws
 {% else %}import pytest
 {% endif %}
 from {{ cookiecutter.package_name }} import config, handler, mongo
+{%- if cookiecutter.auth_mode == "password" %}
+from {{ cookiecutter.package_name }}.secret import Credentials, read_secret
+{%- endif %}
 from local.standin import StandIn, Topology
 
 FUNCTION_NAME = "{{ cookiecutter.project_slug }}-fn"
+REGION = "{{ cookiecutter.aws_region }}"
+FUNCTION_ARN = f"arn:aws:lambda:{REGION}:123456789012:function:{FUNCTION_NAME}"
 LAMBDA_ENV = {
     "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
     "AWS_EXECUTION_ENV": "AWS_Lambda_python{{ cookiecutter.python_version }}",
@@ -29,9 +37,11 @@ LAMBDA_ENV = {
     "AWS_SESSION_TOKEN": "test-session-token",
 }
 DATABASE = "app_test"
+{%- if cookiecutter.auth_mode == "password" %}
 # pragma: allowlist nextline secret
 TEST_SECRET_ARN = "arn:aws:secretsmanager:{{ cookiecutter.aws_region }}:123456789012:secret:db"
 SECRET_NAME = "{{ cookiecutter.project_slug }}/mongodb"  # pragma: allowlist secret
+{%- endif %}
 DB_USER = "app-user"
 DB_PASSWORD = "first-password-0123456789"  # pragma: allowlist secret
 TOPOLOGY: Topology = "sharded" if config.CLUSTER_TOPOLOGY == "sharded" else "replica_set"
@@ -39,24 +49,31 @@ TOPOLOGY: Topology = "sharded" if config.CLUSTER_TOPOLOGY == "sharded" else "rep
 
 @dataclass
 class FakeContext:
-    """The part of the Lambda context the handler reads."""
+    """The part of the Lambda context the handler and Powertools read."""
 
-    remaining_ms: int = config.FUNCTION_TIMEOUT_S * 1000
+    remaining_ms: int = config.DEFAULT_FUNCTION_TIMEOUT_S * 1000
     function_name: str = FUNCTION_NAME
+    memory_limit_in_mb: int = {{ cookiecutter.lambda_memory_mb | int }}
+    invoked_function_arn: str = FUNCTION_ARN
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_ms
 
 
 def http_event(method: str, path: str, body: Any = None, **overrides: Any) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload 2.0) event."""
+    """An API Gateway HTTP API (payload 2.0) event, with a request id of its own."""
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": "$default",
         "rawPath": path,
         "rawQueryString": "",
         "headers": {"content-type": "application/json"},
-        "requestContext": {"http": {"method": method, "path": path}, "stage": "$default"},
+        "requestContext": {
+            "http": {"method": method, "path": path},
+            "requestId": f"req-{uuid.uuid4().hex[:12]}",
+            "stage": "$default",
+        },
         "isBase64Encoded": False,
     }
     if body is not None:
@@ -65,7 +82,60 @@ def http_event(method: str, path: str, body: Any = None, **overrides: Any) -> di
     return event
 
 
+def header(response: dict[str, Any], name: str) -> str | None:
+    """A response header, whatever its case (HTTP header names are case-insensitive)."""
+    found = {key.lower(): value for key, value in response.get("headers", {}).items()}
+    return found.get(name.lower())
+
+
 Invoke = Callable[..., dict[str, Any]]
+
+
+@dataclass
+class CloudWatch:
+    """What the function wrote to stdout, which Lambda sends to CloudWatch Logs: one JSON
+    log line and one EMF metrics blob per invocation, and nothing that is not JSON."""
+
+    capsys: pytest.CaptureFixture[str]
+    written: str = ""
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    def read(self) -> list[dict[str, Any]]:
+        out = self.capsys.readouterr().out
+        self.written += out
+        for line in out.splitlines():
+            if line.strip():
+                self.records.append(json.loads(line))  # fails on anything but JSON
+        return self.records
+
+    @property
+    def text(self) -> str:
+        """Everything written so far, as text."""
+        self.read()
+        return self.written
+
+    def logs(self) -> list[dict[str, Any]]:
+        return [r for r in self.read() if "level" in r]
+
+    def access_logs(self) -> list[dict[str, Any]]:
+        """The one line per invocation that says what was served."""
+        return [r for r in self.logs() if "status" in r]
+
+    def metrics(self) -> list[dict[str, float]]:
+        """Per invocation: each metric's value, from the EMF blob."""
+        blobs = [r for r in self.read() if "_aws" in r]
+        found = []
+        for blob in blobs:
+            (directive,) = blob["_aws"]["CloudWatchMetrics"]
+            names = [m["Name"] for m in directive["Metrics"]]
+            found.append({name: sum(blob[name]) for name in names})
+        return found
+
+
+@pytest.fixture
+def cloudwatch(capsys: pytest.CaptureFixture[str]) -> CloudWatch:
+    capsys.readouterr()  # start from this test's output
+    return CloudWatch(capsys)
 
 
 @pytest.fixture
@@ -75,7 +145,10 @@ def lambda_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("MONGODB_DATABASE", DATABASE)
     monkeypatch.delenv("MONGODB_URI", raising=False)
+    monkeypatch.delenv("FUNCTION_TIMEOUT_S", raising=False)
+{%- if cookiecutter.auth_mode == "password" %}
     monkeypatch.delenv("MONGODB_SECRET_ARN", raising=False)
+{%- endif %}
     return dict(LAMBDA_ENV)
 
 
@@ -93,6 +166,12 @@ def standin(standin_server: StandIn) -> StandIn:
     return standin_server
 
 
+@pytest.fixture
+def new_container(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next invocation is a container's first: Powertools flags it as a cold start."""
+    monkeypatch.setattr(powertools_logger, "is_cold_start", True)
+
+
 {% if cookiecutter.auth_mode == "password" %}@dataclass
 class SecretStore:
     """The function's Secrets Manager secret (moto), with a count of reads."""
@@ -105,10 +184,10 @@ class SecretStore:
             SecretId=self.arn, SecretString=json.dumps({"username": username, "password": password})
         )
 
-    def reader(self, arn: str) -> mongo.Credentials:
+    def reader(self, arn: str) -> Credentials:
         """The container's secret reader: the real one, counted."""
         self.reads += 1
-        return mongo.read_secret(arn)
+        return read_secret(arn)
 
 
 @pytest.fixture
@@ -127,6 +206,7 @@ def container(
     lambda_env: dict[str, str],
     standin: StandIn,
     secret_store: SecretStore,
+    new_container: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[StandIn]:
     """A fresh Lambda container pointed at the stand-in: the next invocation is a cold start."""
@@ -137,7 +217,10 @@ def container(
     mongo.reset_for_tests()
 {% else %}@pytest.fixture
 def container(
-    lambda_env: dict[str, str], standin: StandIn, monkeypatch: pytest.MonkeyPatch
+    lambda_env: dict[str, str],
+    standin: StandIn,
+    new_container: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[StandIn]:
     """A fresh Lambda container pointed at the stand-in: the next invocation is a cold start."""
     monkeypatch.setenv("MONGODB_URI", standin.uri)
@@ -151,6 +234,9 @@ def invoke(container: StandIn) -> Invoke:
     """Call the handler as Lambda would, with a fresh context per invocation."""
 
     def _invoke(method: str, path: str, body: Any = None, **overrides: Any) -> dict[str, Any]:
-        return handler.handler(http_event(method, path, body, **overrides), FakeContext())
+        response: dict[str, Any] = handler.handler(
+            http_event(method, path, body, **overrides), FakeContext()
+        )
+        return response
 
     return _invoke

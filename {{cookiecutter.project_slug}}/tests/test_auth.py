@@ -13,7 +13,7 @@ import pytest
 from {{ cookiecutter.package_name }} import config, mongo
 from local.standin import StandIn
 
-from .conftest import LAMBDA_ENV, Invoke
+from .conftest import LAMBDA_ENV, CloudWatch, Invoke
 
 STS_BODY = "Action=GetCallerIdentity&Version=2011-06-15"
 
@@ -77,7 +77,7 @@ def test_no_credentials_anywhere_in_configuration(container: StandIn, invoke: In
     invoke("GET", "/health")
     settings = config.load_settings()
     assert "@" not in settings.uri
-    options = mongo.client_options(settings, None)
+    options = mongo.client_options(settings)
     assert options["authMechanism"] == "MONGODB-AWS"
     assert options["authSource"] == "$external"
     assert not {"username", "password"} & set(options)
@@ -92,14 +92,17 @@ def test_authentication_happens_once_per_socket_not_per_invocation(
 
 
 def test_role_not_registered_in_atlas_is_a_clear_error(
-    container: StandIn, invoke: Invoke, caplog: pytest.LogCaptureFixture
+    container: StandIn, invoke: Invoke, cloudwatch: CloudWatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     container.auth = "password"  # the server now refuses every MONGODB-AWS conversation
     response = invoke("GET", "/health")
     assert response["statusCode"] == 500
-    assert "IAM role" in caplog.text
-    assert LAMBDA_ENV["AWS_SECRET_ACCESS_KEY"] not in caplog.text
-    assert LAMBDA_ENV["AWS_SESSION_TOKEN"] not in caplog.text
+    errors = [line for line in cloudwatch.logs() if line["level"] == "ERROR"]
+    assert errors
+    assert "IAM role" in errors[0]["message"]
+    for text in (cloudwatch.text, caplog.text):
+        assert LAMBDA_ENV["AWS_SECRET_ACCESS_KEY"] not in text
+        assert LAMBDA_ENV["AWS_SESSION_TOKEN"] not in text
 {%- else -%}
 """Password authentication: SCRAM-SHA-256, the secret read once per container, rotation."""
 
@@ -111,9 +114,10 @@ import pytest
 from moto import mock_aws
 
 from {{ cookiecutter.package_name }} import mongo
+from {{ cookiecutter.package_name }}.config import DatabaseConfigError
 from local.standin import StandIn
 
-from .conftest import DB_PASSWORD, DB_USER, Invoke, SecretStore
+from .conftest import DB_PASSWORD, DB_USER, CloudWatch, Invoke, SecretStore
 
 
 def test_server_sees_scram_sha_256_for_the_secret_user(container: StandIn, invoke: Invoke) -> None:
@@ -136,15 +140,19 @@ def test_secret_never_reaches_the_logs(
     container: StandIn,
     invoke: Invoke,
     secret_store: SecretStore,
+    cloudwatch: CloudWatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     invoke("GET", "/health")
     container.set_password(DB_USER, "rotated-on-the-server-only")
-    invoke("GET", "/health")  # fails: logs an error
-    assert DB_PASSWORD not in caplog.text
-    assert "rotated-on-the-server-only" not in caplog.text
-    assert container.uri not in caplog.text
+    container.drop_connections()  # new sockets authenticate again, and are refused
+    assert invoke("GET", "/health")["statusCode"] == 500  # logs a warning and an error
+    assert {"WARNING", "ERROR"} <= {line["level"] for line in cloudwatch.logs()}
+    for text in (cloudwatch.text, caplog.text):
+        assert DB_PASSWORD not in text
+        assert "rotated-on-the-server-only" not in text
+        assert container.uri not in text
 
 
 def test_rotated_password_rebuilds_the_client_once(
@@ -168,7 +176,7 @@ def test_wrong_secret_fails_clearly_without_a_loop(
     container: StandIn,
     invoke: Invoke,
     secret_store: SecretStore,
-    caplog: pytest.LogCaptureFixture,
+    cloudwatch: CloudWatch,
 ) -> None:
     secret_store.put(DB_USER, "not-the-password")
     response = invoke("GET", "/health")
@@ -176,8 +184,8 @@ def test_wrong_secret_fails_clearly_without_a_loop(
     assert "database configuration error" in response["body"]
     assert secret_store.reads == 2  # the first read, and exactly one fresh read after the refusal
     assert len(container.commands("saslStart")) == 2
-    assert "rejected the password" in caplog.text
-    assert "not-the-password" not in caplog.text
+    assert "rejected the password" in cloudwatch.text
+    assert "not-the-password" not in cloudwatch.text
 
 
 def test_unreachable_secrets_manager_is_a_clear_error(
@@ -192,6 +200,6 @@ def test_unreachable_secrets_manager_is_a_clear_error(
     )
     with mock_aws():
         holder = mongo.ClientHolder()
-        with pytest.raises(mongo.DatabaseConfigError, match="cannot read secret"):
+        with pytest.raises(DatabaseConfigError, match="cannot read secret"):
             holder.client()
 {%- endif %}

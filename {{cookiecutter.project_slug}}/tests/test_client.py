@@ -10,9 +10,12 @@ import pytest
 from pymongo.synchronous import srv_resolver
 
 from {{ cookiecutter.package_name }} import config, mongo
+{%- if cookiecutter.auth_mode == "password" %}
+from {{ cookiecutter.package_name }}.secret import Credentials
+{%- endif %}
 from local.standin import StandIn
 
-from .conftest import FUNCTION_NAME, LAMBDA_ENV, TEST_SECRET_ARN, Invoke
+from .conftest import FUNCTION_NAME, LAMBDA_ENV, {% if cookiecutter.auth_mode == "password" %}TEST_SECRET_ARN, {% endif %}Invoke
 
 
 def test_live_client_has_the_tuned_options(container: StandIn, invoke: Invoke) -> None:
@@ -25,9 +28,9 @@ def test_live_client_has_the_tuned_options(container: StandIn, invoke: Invoke) -
     assert client.options.retry_writes is True
     assert client.options.retry_reads is True
     assert client.options.server_monitoring_mode == "poll"
-    assert 0 < client.options.server_selection_timeout < config.FUNCTION_TIMEOUT_S
+    assert 0 < client.options.server_selection_timeout < config.DEFAULT_FUNCTION_TIMEOUT_S
     assert pool.connect_timeout is not None
-    assert pool.connect_timeout < config.FUNCTION_TIMEOUT_S
+    assert pool.connect_timeout < config.DEFAULT_FUNCTION_TIMEOUT_S
     assert pool.metadata["application"] == {"name": FUNCTION_NAME}
 
 
@@ -51,18 +54,34 @@ def test_handshake_identifies_the_lambda_function(container: StandIn, invoke: In
     assert env["region"] == LAMBDA_ENV["AWS_REGION"]
 
 
-def test_timeouts_leave_room_inside_the_function_timeout() -> None:
+def options_for(function_timeout_s: int) -> dict[str, Any]:
     settings = config.load_settings(
         {
             "MONGODB_URI": "mongodb+srv://cluster0.example.mongodb.net/",
             "MONGODB_DATABASE": "app",
+            "FUNCTION_TIMEOUT_S": str(function_timeout_s),
+{%- if cookiecutter.auth_mode == "password" %}
             "MONGODB_SECRET_ARN": TEST_SECRET_ARN,
+{%- endif %}
         }
     )
-    options = mongo.client_options(settings, mongo.Credentials("u", "p"))
-    budget_ms = config.FUNCTION_TIMEOUT_S * 1000
+{%- if cookiecutter.auth_mode == "password" %}
+    return mongo.client_options(settings, Credentials("u", "p"))
+{%- else %}
+    return mongo.client_options(settings)
+{%- endif %}
+
+
+@pytest.mark.parametrize("function_timeout_s", [3, 6, 15, 900])
+def test_timeouts_leave_room_inside_the_function_timeout(function_timeout_s: int) -> None:
+    """The stack's FUNCTION_TIMEOUT_S, not a number fixed at generation, bounds the client."""
+    options = options_for(function_timeout_s)
+    budget_ms = function_timeout_s * 1000
     assert options["serverSelectionTimeoutMS"] + options["connectTimeoutMS"] < budget_ms
     assert options["tls"] is True
+    if function_timeout_s < 10:  # below the caps, the timeouts follow the function's timeout
+        longer = options_for(function_timeout_s + 1)
+        assert longer["serverSelectionTimeoutMS"] > options["serverSelectionTimeoutMS"]
 
 
 SRV_NAME = "cluster0.example.mongodb.net"
@@ -100,8 +119,12 @@ def test_srv_max_hosts_only_for_sharded_clusters(
     fake_srv_dns: None, lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MONGODB_URI", f"mongodb+srv://{SRV_NAME}/")
+{%- if cookiecutter.auth_mode == "password" %}
     monkeypatch.setenv("MONGODB_SECRET_ARN", TEST_SECRET_ARN)
-    holder = mongo.ClientHolder(secret_reader=lambda arn: mongo.Credentials("u", "p"))
+    holder = mongo.ClientHolder(secret_reader=lambda arn: Credentials("u", "p"))
+{%- else %}
+    holder = mongo.ClientHolder()
+{%- endif %}
     client = holder.client()  # connects in the background to hosts that do not exist: harmless
     try:
         # The driver resolves SRV when the topology opens; a replicaSet TXT option combined

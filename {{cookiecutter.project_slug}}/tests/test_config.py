@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import pytest
 
-from {{ cookiecutter.package_name }}.config import ConfigError, load_settings, redact_uri
+from {{ cookiecutter.package_name }}.config import (
+    DEFAULT_FUNCTION_TIMEOUT_S,
+    ConfigError,
+    load_settings,
+    redact_uri,
+)
+
+{%- if cookiecutter.auth_mode == "password" %}
 
 from .conftest import TEST_SECRET_ARN
+{%- endif %}
 
 ATLAS = "mongodb+srv://cluster0.abcde.mongodb.net/"
 
 
 def env(**overrides: str) -> dict[str, str]:
-    base = {"MONGODB_URI": ATLAS, "MONGODB_DATABASE": "app", "MONGODB_SECRET_ARN": TEST_SECRET_ARN}
+    base = {"MONGODB_URI": ATLAS, "MONGODB_DATABASE": "app"}
+{%- if cookiecutter.auth_mode == "password" %}
+    base["MONGODB_SECRET_ARN"] = TEST_SECRET_ARN
+{%- endif %}
     base.update(overrides)
     return base
 
@@ -57,6 +68,18 @@ def test_password_mode_needs_the_secret_arn() -> None:
 
 
 {% endif -%}
+def test_function_timeout_comes_from_the_stack_or_the_answer() -> None:
+    assert load_settings(env()).function_timeout_s == DEFAULT_FUNCTION_TIMEOUT_S
+    assert load_settings(env(FUNCTION_TIMEOUT_S="900")).function_timeout_s == 900
+    assert load_settings(env(FUNCTION_TIMEOUT_S=" 3 ")).function_timeout_s == 3
+
+
+@pytest.mark.parametrize("value", ["2", "901", "15s", "1.5", "-5", "0x10", "\u0661\u0665"])
+def test_a_function_timeout_outside_lambdas_range_is_refused(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"FUNCTION_TIMEOUT_S .* from 3 to 900"):
+        load_settings(env(FUNCTION_TIMEOUT_S=value))
+
+
 def test_tls_is_forced_on_for_non_loopback_hosts() -> None:
     assert load_settings(env(MONGODB_URI="mongodb://db.internal:27017/")).tls is True
     assert load_settings(env(MONGODB_URI="mongodb://127.0.0.1:27017/")).tls is False

@@ -4,22 +4,32 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from local.standin import StandIn
 
-from .conftest import Invoke
+from .conftest import CloudWatch, Invoke
 
 WARM_INVOCATIONS = 1_000
 
 
-def test_warm_invocations_open_no_new_sockets(container: StandIn, invoke: Invoke) -> None:
+@pytest.mark.slow
+def test_warm_invocations_open_no_new_sockets(
+    container: StandIn, invoke: Invoke, cloudwatch: CloudWatch
+) -> None:
+    """Seen from the server (sockets by client port) and from the function (its metrics)."""
     assert invoke("GET", "/health")["statusCode"] == 200
     after_first = container.ports()
     # One monitoring socket and one pooled socket: the connection budget's 2 per node.
     assert len(after_first) <= 2
-    for _ in range(WARM_INVOCATIONS - 1):
+    for _ in range(WARM_INVOCATIONS):
         assert invoke("GET", "/health")["statusCode"] == 200
     assert container.ports() == after_first
-    assert len(container.commands("ping")) == WARM_INVOCATIONS
+    assert len(container.commands("ping")) == WARM_INVOCATIONS + 1
+    first, *warm = cloudwatch.metrics()
+    assert first["ConnectionsCreated"] >= 1
+    assert len(warm) == WARM_INVOCATIONS
+    assert {m["ConnectionsCreated"] for m in warm} == {0}
 
 
 def test_writes_and_reads_share_the_same_socket(container: StandIn, invoke: Invoke) -> None:
@@ -52,8 +62,9 @@ def test_hang_up_during_insert_is_retried_once(container: StandIn, invoke: Invok
     assert container.collection("app_test", "items").count_documents({"sku": "retry-me"}) == 1
 
 
+@pytest.mark.slow
 def test_sockets_dropped_while_frozen_are_replaced_without_error(
-    container: StandIn, invoke: Invoke
+    container: StandIn, invoke: Invoke, cloudwatch: CloudWatch
 ) -> None:
     assert invoke("GET", "/health")["statusCode"] == 200
     before = container.app_ports()
@@ -62,3 +73,7 @@ def test_sockets_dropped_while_frozen_are_replaced_without_error(
     assert invoke("POST", "/items", {"after": "thaw"})["statusCode"] == 201
     assert container.app_ports() - before, "a fresh socket carried the insert"
     assert len(container.commands("insert")) == 1  # no error, so nothing needed retrying
+    assert invoke("GET", "/health")["statusCode"] == 200
+    _, thawed, warm = cloudwatch.metrics()
+    assert thawed["ConnectionsCreated"] == 1  # the replacement, and only it
+    assert warm["ConnectionsCreated"] == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import socket
 import time
@@ -9,6 +10,9 @@ import time
 import pytest
 
 from {{ cookiecutter.package_name }} import handler, mongo
+{%- if cookiecutter.auth_mode == "password" %}
+from {{ cookiecutter.package_name }}.secret import Credentials
+{%- endif %}
 from local.standin import NOT_WRITABLE_PRIMARY, StandIn
 
 from .conftest import DATABASE, FakeContext, Invoke, http_event
@@ -45,6 +49,7 @@ def test_under_a_deadline_the_driver_keeps_retrying(container: StandIn, invoke: 
     assert container.collection(DATABASE, "items").count_documents({"sku": "twice-unlucky"}) == 1
 
 
+@pytest.mark.slow
 def test_a_server_that_keeps_failing_ends_within_the_operation_budget(
     container: StandIn, invoke: Invoke
 ) -> None:
@@ -65,12 +70,22 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def new_client_for(uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The container's next client connects to ``uri``."""
+    monkeypatch.setenv("MONGODB_URI", uri)
+{%- if cookiecutter.auth_mode == "password" %}
+    mongo.reset_for_tests(mongo.ClientHolder(secret_reader=lambda arn: Credentials("u", "p")))
+{%- else %}
+    mongo.reset_for_tests()
+{%- endif %}
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("remaining_ms", [15_000, 2_000])
 def test_unreachable_server_fails_fast_with_a_clear_error(
     container: StandIn, monkeypatch: pytest.MonkeyPatch, remaining_ms: int
 ) -> None:
-    monkeypatch.setenv("MONGODB_URI", f"mongodb://127.0.0.1:{closed_port()}/")
-    mongo.reset_for_tests(mongo.ClientHolder(secret_reader=lambda arn: mongo.Credentials("u", "p")))
+    new_client_for(f"mongodb://127.0.0.1:{closed_port()}/", monkeypatch)
     started = time.monotonic()
     response = handler.handler(http_event("GET", "/health"), FakeContext(remaining_ms=remaining_ms))
     elapsed = time.monotonic() - started
@@ -84,6 +99,7 @@ FAULT_RATE = 0.02
 SOAK_INVOCATIONS = 1_500
 
 
+@pytest.mark.slow
 def test_random_faults_lose_nothing_and_duplicate_nothing(
     container: StandIn, invoke: Invoke
 ) -> None:
@@ -99,7 +115,7 @@ def test_random_faults_lose_nothing_and_duplicate_nothing(
             response = invoke("POST", "/items", {"seq": seq})
             assert response["statusCode"] == 201, response
             acknowledged.append(seq)
-            ids.append(response["headers"]["location"].rsplit("/", 1)[1])
+            ids.append(json.loads(response["body"])["id"])
         elif roll < 0.85:
             assert invoke("GET", f"/items/{rng.choice(ids)}")["statusCode"] == 200
         else:

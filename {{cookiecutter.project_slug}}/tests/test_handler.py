@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from {{ cookiecutter.package_name }}.web import MAX_BODY_BYTES, MAX_DEPTH
 from local.standin import StandIn
 
-from .conftest import DATABASE, Invoke
+from .conftest import DATABASE, FakeContext, Invoke, header
 
 
 def body(response: dict[str, Any]) -> Any:
-    assert response["headers"]["content-type"] == "application/json"
+    assert header(response, "content-type") == "application/json"
     return json.loads(response["body"])
 
 
@@ -42,7 +42,7 @@ def test_create_then_get_an_item(container: StandIn, invoke: Invoke) -> None:
     created = invoke("POST", "/items", item)
     assert created["statusCode"] == 201
     item_id = body(created)["id"]
-    assert created["headers"]["location"] == f"/items/{item_id}"
+    assert header(created, "location") == f"/items/{item_id}"
     fetched = invoke("GET", f"/items/{item_id}")
     assert fetched["statusCode"] == 200
     assert body(fetched) == {**item, "id": item_id}
@@ -61,24 +61,24 @@ def test_base64_body_is_accepted(container: StandIn, invoke: Invoke) -> None:
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "status"),
+    ("method", "path", "status", "allow"),
     [
-        ("GET", "/nowhere", 404),
-        ("DELETE", "/items/65f0c0ffee0000000000beef", 405),
-        ("GET", "/items", 405),
-        ("POST", "/health", 405),
-        ("GET", "/items/not-an-id", 400),
-        ("GET", "/items/65f0c0ffee0000000000beeg", 400),
+        ("GET", "/nowhere", 404, None),
+        ("DELETE", "/items/65f0c0ffee0000000000beef", 405, "GET"),
+        ("GET", "/items", 405, "POST"),
+        ("POST", "/health", 405, "GET"),
+        ("GET", "/items/not-an-id", 400, None),
+        ("GET", "/items/65f0c0ffee0000000000beeg", 400, None),
     ],
 )
 def test_routing_errors(
-    container: StandIn, invoke: Invoke, method: str, path: str, status: int
+    container: StandIn, invoke: Invoke, method: str, path: str, status: int, allow: str | None
 ) -> None:
     response = invoke(method, path)
     assert response["statusCode"] == status
     assert "error" in body(response)
-    if status == 405:
-        assert response["headers"]["allow"]
+    assert header(response, "allow") == allow
+    assert not container.commands("find")
 
 
 BAD_BODIES: list[tuple[str, Any, dict[str, Any], int]] = [
@@ -139,8 +139,9 @@ def test_bad_bodies_are_refused_and_nothing_is_written(
 def test_not_an_http_event_is_400(container: StandIn, event: Any) -> None:
     from {{ cookiecutter.package_name }} import handler
 
-    response = handler.handler(event, None)
+    response = handler.handler(event, FakeContext())
     assert response["statusCode"] == 400
+    assert body(response) == {"error": "not an HTTP API (payload 2.0) event"}
 
 
 json_values = st.recursive(
@@ -152,6 +153,7 @@ json_values = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -20,8 +21,10 @@ Topology = Literal["replica_set", "sharded"]
 # Fixed when the project was generated; change them with the template, not here.
 AUTH_MODE: AuthMode = "{{ cookiecutter.auth_mode }}"
 CLUSTER_TOPOLOGY: Topology = "{{ cookiecutter.cluster_topology }}"
-FUNCTION_TIMEOUT_S = {{cookiecutter.lambda_timeout_s | int}}
 DEFAULT_APP_NAME = "{{ cookiecutter.project_slug }}"
+# The stacks set FUNCTION_TIMEOUT_S to the function's timeout; local runs use the answer.
+DEFAULT_FUNCTION_TIMEOUT_S = {{ cookiecutter.lambda_timeout_s | int }}
+FUNCTION_TIMEOUT_RANGE_S = (3, 900)
 
 # URI options that belong to the client module, not to the connection string:
 # the module sets the auth mechanism itself (DESIGN: MONGODB_URI is the plain
@@ -44,12 +47,17 @@ class ConfigError(ValueError):
     """A setting is missing or unsafe. The message names the variable."""
 
 
+class DatabaseConfigError(RuntimeError):
+    """The database cannot be reached as configured; the message says what to fix."""
+
+
 @dataclass(frozen=True)
 class Settings:
     uri: str
     database: str
-    auth_mode: AuthMode
-    secret_arn: str | None
+{%- if cookiecutter.auth_mode == "password" %}
+    secret_arn: str
+{%- endif %}
     app_name: str
     topology: Topology
     function_timeout_s: int
@@ -59,7 +67,7 @@ class Settings:
     def __repr__(self) -> str:  # the URI never reaches a log through repr()
         return (
             f"Settings(uri={redact_uri(self.uri)!r}, database={self.database!r}, "
-            f"auth_mode={self.auth_mode!r}, app_name={self.app_name!r})"
+            f"app_name={self.app_name!r})"
         )
 
     @property
@@ -105,11 +113,11 @@ def _check_uri(uri: str) -> tuple[bool, bool]:
     if "@" in parts.netloc:
         raise ConfigError(
             f"MONGODB_URI ({redact_uri(uri)}) holds credentials; remove them: "
-            + (
-                "the function authenticates with its IAM role"
-                if AUTH_MODE == "iam"
-                else "the password is read from MONGODB_SECRET_ARN"
-            )
+{%- if cookiecutter.auth_mode == "iam" %}
+            "the function authenticates with its IAM role"
+{%- else %}
+            "the password is read from MONGODB_SECRET_ARN"
+{%- endif %}
         )
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         name = key.lower()
@@ -132,6 +140,19 @@ def _check_uri(uri: str) -> tuple[bool, bool]:
     return parts.scheme == "mongodb+srv", all(_is_loopback(h) for h in hosts)
 
 
+def _function_timeout_s(env: Mapping[str, str]) -> int:
+    raw = env.get("FUNCTION_TIMEOUT_S", "").strip()
+    if not raw:
+        return DEFAULT_FUNCTION_TIMEOUT_S
+    low, high = FUNCTION_TIMEOUT_RANGE_S
+    if not re.fullmatch(r"[0-9]{1,4}", raw) or not low <= int(raw) <= high:
+        raise ConfigError(
+            f"FUNCTION_TIMEOUT_S ({raw[:16]!r}) must be the function's timeout: "
+            f"a whole number of seconds from {low} to {high}"
+        )
+    return int(raw)
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     uri = env.get("MONGODB_URI", "").strip()
@@ -139,20 +160,23 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     database = env.get("MONGODB_DATABASE", "").strip()
     if not database:
         raise ConfigError("MONGODB_DATABASE is not set: set it to the database name, e.g. app")
-    secret_arn = env.get("MONGODB_SECRET_ARN", "").strip() or None
-    if AUTH_MODE == "password" and secret_arn is None:
+{%- if cookiecutter.auth_mode == "password" %}
+    secret_arn = env.get("MONGODB_SECRET_ARN", "").strip()
+    if not secret_arn:
         raise ConfigError(
             "MONGODB_SECRET_ARN is not set: set it to the ARN of the Secrets Manager secret "
             'that holds {"username": ..., "password": ...}'
         )
+{%- endif %}
     return Settings(
         uri=uri,
         database=database,
-        auth_mode=AUTH_MODE,
+{%- if cookiecutter.auth_mode == "password" %}
         secret_arn=secret_arn,
+{%- endif %}
         app_name=env.get("AWS_LAMBDA_FUNCTION_NAME") or DEFAULT_APP_NAME,
         topology=CLUSTER_TOPOLOGY,
-        function_timeout_s=FUNCTION_TIMEOUT_S,
+        function_timeout_s=_function_timeout_s(env),
         is_srv=is_srv,
         loopback_only=loopback_only,
     )

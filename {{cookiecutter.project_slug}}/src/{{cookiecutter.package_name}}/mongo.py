@@ -6,12 +6,10 @@ it is set.  The handler never builds or closes a client; it calls :func:`run`.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 import pymongo
@@ -19,11 +17,20 @@ from pymongo import MongoClient
 from pymongo.database import Database
 from pymongo.errors import AutoReconnect, OperationFailure
 
-from .config import Settings, load_settings
+from .config import DatabaseConfigError, Settings, load_settings
+from .driver_events import DriverEvents
+{%- if cookiecutter.auth_mode == "password" %}
+from .secret import Credentials, SecretReader, read_secret
+{%- endif %}
 
 log = logging.getLogger(__name__)
+{%- if cookiecutter.auth_mode == "password" %}
 # At DEBUG, botocore logs signed requests (session tokens included) and response
 # bodies (secret values included): keep it at INFO whatever the root level is.
+{%- else %}
+# At DEBUG, botocore logs signed requests (session tokens included): keep it at
+# INFO whatever the root level is.
+{%- endif %}
 logging.getLogger("botocore").setLevel(logging.INFO)
 
 Document = dict[str, Any]
@@ -57,61 +64,25 @@ MAX_OPERATION_MS = 5_000
 # Server selection re-checks every 0.5 s, so a deadline can be overrun by that much.
 RESPONSE_RESERVE_S = 0.75
 AUTH_FAILED = 18
+{%- if cookiecutter.auth_mode == "iam" %}
 AWS_AUTH = "MONGODB-AWS"
+{%- else %}
 SCRAM_MECHANISM = "SCRAM-SHA-256"
-
-
-class DatabaseConfigError(RuntimeError):
-    """The database cannot be reached as configured; the message says what to fix."""
-
-
-@dataclass(frozen=True)
-class Credentials:
-    username: str
-    password: str = field(repr=False)
-
-
-# Reads the secret with this ARN; replaceable so tests can count reads.
-SecretReader = Callable[[str], Credentials]
-
-
-def read_secret(secret_arn: str) -> Credentials:
-    """Read ``{"username": ..., "password": ...}`` from Secrets Manager."""
-    import boto3  # provided by the Lambda runtime; imported only in password mode
-    from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    # botocore's defaults (60 s connect timeout, several retries) outlast the function.
-    bounded = Config(
-        connect_timeout=2, read_timeout=3, retries={"max_attempts": 2, "mode": "standard"}
-    )
-    try:
-        client = boto3.client("secretsmanager", config=bounded)
-        response = client.get_secret_value(SecretId=secret_arn)
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "unknown")
-        raise DatabaseConfigError(
-            f"MONGODB_SECRET_ARN: cannot read secret {secret_arn}: {code}"
-        ) from None
-    except BotoCoreError as exc:
-        raise DatabaseConfigError(
-            f"MONGODB_SECRET_ARN: Secrets Manager is unreachable ({type(exc).__name__})"
-        ) from None
-    try:
-        data = json.loads(response["SecretString"])
-        return Credentials(username=str(data["username"]), password=str(data["password"]))
-    except (KeyError, TypeError, ValueError):
-        raise DatabaseConfigError(
-            f"MONGODB_SECRET_ARN: secret {secret_arn} must be JSON with string fields "
-            '"username" and "password"'
-        ) from None
+{%- endif %}
+# What the driver did during the current invocation (sockets opened, commands,
+# errors, time), from its own monitoring events: the handler reports it as metrics.
+DRIVER_EVENTS = DriverEvents()
 
 
 def _bounded_ms(share: float, ceiling_ms: int, function_timeout_s: int) -> int:
     return max(MIN_TIMEOUT_MS, min(ceiling_ms, int(function_timeout_s * 1000 * share)))
 
 
-def client_options(settings: Settings, credentials: Credentials | None) -> dict[str, Any]:
+{% if cookiecutter.auth_mode == "iam" -%}
+def client_options(settings: Settings) -> dict[str, Any]:
+{%- else -%}
+def client_options(settings: Settings, credentials: Credentials) -> dict[str, Any]:
+{%- endif %}
     """Every keyword the client is built with, in one place."""
     options: dict[str, Any] = {
         "appname": settings.app_name,  # shows the function in Atlas's connection list
@@ -132,23 +103,31 @@ def client_options(settings: Settings, credentials: Credentials | None) -> dict[
         "retryWrites": True,
         "retryReads": True,
         "tls": settings.tls,
+        "event_listeners": DRIVER_EVENTS.listeners(),
+{%- if cookiecutter.auth_mode == "iam" %}
+        # The driver signs with the execution role's credentials, which Lambda
+        # puts in the environment; nothing secret is configured here.
+        "authMechanism": AWS_AUTH,
+        "authSource": "$external",
+{%- else %}
+        "authMechanism": SCRAM_MECHANISM,
+        "authSource": "admin",
+        "username": credentials.username,
+        "password": credentials.password,
+{%- endif %}
     }
     if settings.topology == "sharded" and settings.is_srv:
         options["srvMaxHosts"] = SRV_MAX_HOSTS
-    if settings.auth_mode == "iam":
-        # The driver signs with the execution role's credentials, which Lambda
-        # puts in the environment; nothing secret is configured here.
-        options["authMechanism"] = AWS_AUTH
-        options["authSource"] = "$external"
-    elif credentials is not None:
-        options["authMechanism"] = SCRAM_MECHANISM
-        options["authSource"] = "admin"
-        options["username"] = credentials.username
-        options["password"] = credentials.password
     return options
 
 
 class ClientHolder:
+{%- if cookiecutter.auth_mode == "iam" %}
+    """Owns the container's client."""
+
+    def __init__(self, settings_loader: Callable[[], Settings] = load_settings) -> None:
+        self._settings_loader = settings_loader
+{%- else %}
     """Owns the container's client; rebuilds it once when a rotated password is rejected."""
 
     def __init__(
@@ -158,6 +137,7 @@ class ClientHolder:
     ) -> None:
         self._settings_loader = settings_loader
         self._secret_reader = secret_reader
+{%- endif %}
         self._lock = threading.Lock()
         self._settings: Settings | None = None
         self._client: MongoClient[Document] | None = None
@@ -180,13 +160,15 @@ class ClientHolder:
 
     def _build(self) -> MongoClient[Document]:
         settings = self.settings
-        credentials = None
-        if settings.secret_arn is not None and settings.auth_mode == "password":
-            credentials = self._secret_reader(settings.secret_arn)
+{%- if cookiecutter.auth_mode == "iam" %}
+        return MongoClient(settings.uri, **client_options(settings))
+{%- else %}
+        credentials = self._secret_reader(settings.secret_arn)
         return MongoClient(settings.uri, **client_options(settings, credentials))
+{%- endif %}
 
     def rebuild(self) -> None:
-        """Drop the client and build the next one with a freshly read secret."""
+        """Drop the client{% if cookiecutter.auth_mode == "password" %} and build the next one with a freshly read secret{% else %}: the next use builds a new one{% endif %}."""
         with self._lock:
             old, self._client = self._client, None
         if old is not None:
@@ -202,19 +184,20 @@ class ClientHolder:
 
         CRUD operations are retried by the driver (retryReads/retryWrites).  Plain
         commands such as ``ping`` are not: pass ``idempotent=True`` to retry those
-        once after a network error.  After a rejected password the secret is read
-        again and the operation retried once.
+        once after a network error.{% if cookiecutter.auth_mode == "password" %}  After a rejected password the secret is read
+        again and the operation retried once.{% endif %}
         """
         try:
             return self._run_retrying_network_errors(operation, idempotent)
         except OperationFailure as exc:
             if exc.code != AUTH_FAILED:
                 raise
-            if self.settings.auth_mode != "password":
-                raise DatabaseConfigError(
-                    "MongoDB rejected the function's IAM role: add the execution role's ARN "
-                    "as an $external AWS IAM database user"
-                ) from None
+{%- if cookiecutter.auth_mode == "iam" %}
+            raise DatabaseConfigError(
+                "MongoDB rejected the function's IAM role: add the execution role's ARN "
+                "as an $external AWS IAM database user"
+            ) from None
+{%- else %}
         log.warning("MongoDB rejected the password; re-reading the secret once (rotation?)")
         self.rebuild()
         try:
@@ -227,6 +210,7 @@ class ClientHolder:
                 "MongoDB rejected the password from MONGODB_SECRET_ARN twice: make the "
                 "secret's username and password match the Atlas database user"
             ) from None
+{%- endif %}
 
     def _run_retrying_network_errors(
         self, operation: Callable[[Database[Document]], T], idempotent: bool

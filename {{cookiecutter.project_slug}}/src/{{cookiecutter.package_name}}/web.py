@@ -1,4 +1,8 @@
-"""HTTP plumbing for API Gateway HTTP API (payload 2.0) and Function URL events."""
+"""Input checks for the HTTP API: what a request must be before the database sees it.
+
+Routing and responses are Powertools' event handler (``handler.py``); what is
+MongoDB-specific stays here: a JSON object that is safe to store as a document.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 MAX_BODY_BYTES = 64 * 1024
@@ -25,77 +28,50 @@ class HttpError(Exception):
         self.headers = dict(headers or {})
 
 
-@dataclass(frozen=True)
-class Request:
-    method: str
-    path: str
-    headers: Mapping[str, str] = field(default_factory=dict)  # names lowercased
-    body: bytes = b""
-
-
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def method_and_path(event: Any) -> tuple[str | None, str | None]:
-    """The HTTP method and raw path of an event, or None where the event has none."""
+def method_and_path(event: Any) -> tuple[str, str] | None:
+    """The HTTP method and raw path of an HTTP API (payload 2.0) event, or None if it is not one."""
     event = _mapping(event)
     method = _mapping(_mapping(event.get("requestContext")).get("http")).get("method")
     path = event.get("rawPath")
-    return (
-        method if isinstance(method, str) else None,
-        path if isinstance(path, str) else None,
-    )
+    if isinstance(method, str) and isinstance(path, str):
+        return method, path
+    return None
 
 
-def parse_event(event: Any) -> Request:
-    method, path = method_and_path(event)
-    if method is None or path is None:
-        raise HttpError(400, "not an HTTP API (payload 2.0) event")
-    headers = {str(k).lower(): str(v) for k, v in _mapping(event.get("headers")).items()}
-    body = event.get("body") or ""
+def decode_body(body: Any, is_base64: bool) -> bytes:
+    """The request body as bytes (API Gateway base64-encodes bodies it deems binary)."""
+    if body is None:
+        return b""
     if not isinstance(body, str):
         raise HttpError(400, "body must be a string")
-    if event.get("isBase64Encoded"):
+    if is_base64:
         try:
-            data = base64.b64decode(body, validate=True)
+            return base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
             raise HttpError(400, "body is not valid base64") from None
-    else:
-        data = body.encode("utf-8", errors="surrogatepass")
-    return Request(method=method.upper(), path=path, headers=headers, body=data)
-
-
-def response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"content-type": JSON_TYPE, **(headers or {})},
-        "body": json.dumps(payload, separators=(",", ":")),
-    }
-
-
-def error_response(
-    status: int, message: str, headers: Mapping[str, str] | None = None
-) -> dict[str, Any]:
-    return response(status, {"error": message}, headers)
+    return body.encode("utf-8", errors="surrogatepass")
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def read_json_object(request: Request) -> dict[str, Any]:
+def read_json_object(content_type: str | None, body: bytes) -> dict[str, Any]:
     """The body as a JSON object that is safe to store, or an :class:`HttpError`."""
-    media_type, _, params = request.headers.get("content-type", "").partition(";")
+    media_type, _, params = (content_type or "").partition(";")
     if media_type.strip().lower() != JSON_TYPE:
         raise HttpError(415, f"content-type must be {JSON_TYPE}")
     charset = params.strip().lower().removeprefix("charset=").strip('"')
     if params.strip() and charset not in {"utf-8", "utf8"}:
         raise HttpError(415, "only the utf-8 charset is accepted")
-    if len(request.body) > MAX_BODY_BYTES:
+    if len(body) > MAX_BODY_BYTES:
         raise HttpError(413, f"body is larger than {MAX_BODY_BYTES} bytes")
     try:
-        document = json.loads(request.body.decode("utf-8"), parse_constant=_reject_constant)
+        document = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
     except RecursionError:
         raise HttpError(400, f"document is nested deeper than {MAX_DEPTH} levels") from None
     except (UnicodeDecodeError, ValueError):
