@@ -6,7 +6,9 @@ it is set.  The handler never builds or closes a client; it calls :func:`run`.
 
 from __future__ import annotations
 
+{% if cookiecutter.auth_mode == "password" -%}
 import json
+{% endif -%}
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -77,6 +79,9 @@ SecretReader = Callable[[str], Credentials]
 
 def read_secret(secret_arn: str) -> Credentials:
     """Read ``{"username": ..., "password": ...}`` from Secrets Manager."""
+{%- if cookiecutter.auth_mode == "iam" %}
+    raise DatabaseConfigError(f"IAM authentication reads no secret ({secret_arn})")
+{%- else %}
     import boto3  # provided by the Lambda runtime; imported only in password mode
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
@@ -105,6 +110,7 @@ def read_secret(secret_arn: str) -> Credentials:
             f"MONGODB_SECRET_ARN: secret {secret_arn} must be JSON with string fields "
             '"username" and "password"'
         ) from None
+{%- endif %}
 
 
 def _bounded_ms(share: float, ceiling_ms: int, function_timeout_s: int) -> int:
