@@ -222,7 +222,7 @@ def test_generated_ci_lints_types_tests_and_packages_on_the_prompts_python(
     ]
     assert versions and set(versions) == {python_version}, versions
     commands = steps_run(workflow)
-    assert {"make lint", "make test", "make check-lock", "make package"} <= set(commands)
+    assert {"make lint", "make test-all", "make check-lock", "make package"} <= set(commands)
     makefile = (project / "Makefile").read_text()
     for command in commands:
         for target in command.split()[1:] if command.startswith("make ") else []:

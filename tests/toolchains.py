@@ -23,7 +23,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 TOOLCHAINS = Path(os.environ.get("TEMPLATE_TOOLCHAINS", ROOT / ".toolchains"))
 
-# The generated project's dev dependencies, a superset over both auth modes.
+# The generated project's dev dependencies, a superset over both auth modes: the generated
+# pyproject.toml pins the same versions (test_generated_projects.py checks), and so do the
+# ruff pre-commit hook (test_ecosystem.py) and requirements.lock for pymongo.
 PROJECT_REQUIREMENTS = [
     "pymongo[aws]==4.20.0",
     "boto3==1.44.5",
