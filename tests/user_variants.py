@@ -43,8 +43,8 @@ class Variant:
 # Python. Names before "local" (atlas_lambda_service, billing_api) and after it (orders_api,
 # stock_svc, zeta_api, unicode_...). CI's test job (`make test-all`) runs where the code is
 # new: the 3.13 arm64 projects with the default names (between them every code fingerprint
-# of the supported combinations: test_generated_projects.py checks), the other Lambda
-# Python and the hostile names. Elsewhere the README's `make test` has still collected, so
+# of the supported combinations: test_generated_projects.py checks), and the hostile names
+# on the other Lambda Python. Elsewhere the README's `make test` has still collected, so
 # imported, every test module in that environment.
 VARIANTS = [
     # The defaults, exactly as `cookiecutter <template>` renders them, on the pip path.
@@ -58,7 +58,6 @@ VARIANTS = [
             "iam", "nat", "sam", "sharded",
             python_version="3.12", architecture="x86_64", package_name="orders_api",
         ),
-        full_suite=True,
     ),
     Variant(
         combination(
