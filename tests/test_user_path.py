@@ -6,11 +6,11 @@ One render per distinct dependency set a project can have (``VARIANTS``; the tes
 pyproject.toml), with package names on both sides of ``local`` (ruff sorts imports by
 name). For each:
 
-1. CI as GitHub runs it: every job of the generated ``.github/workflows/ci.yml`` in a fresh
-   copy of the render, the jobs concurrently, each job's ``run:`` steps in order under
-   bash -eo pipefail, the workflow's Python first on PATH (what setup-python does).
-2. The README: its quick-start commands in order (``make lint test package invoke``) in
-   another copy. The project's own Makefile builds ``.venv`` from its own files.
+1. CI as GitHub runs it, in a background thread: every job of the generated
+   ``.github/workflows/ci.yml`` in a fresh copy of the render, its ``run:`` steps in order
+   under bash -eo pipefail, the workflow's Python first on PATH (what setup-python does).
+2. Meanwhile the README: its quick-start commands in order (``make lint test package
+   invoke``) in another copy. The project's own Makefile builds ``.venv`` from its own files.
 3. ``make invoke`` against "a real deployment", set in ``.env`` from ``.env.example``: a
    stand-in server reached by its URI and, in password mode, a loopback Secrets Manager.
 4. Where the function really runs: ``dist/lambda.zip`` unpacked as Lambda's task root and
@@ -22,7 +22,10 @@ name). For each:
 uv is on PATH (``make`` then builds with it, from the uv cache under .toolchains/), except
 for the default project, which takes the pip path that a machine without uv takes (and
 GitHub's runners). The README's ``make test`` runs the fast tests, CI's ``make test-all``
-all of them: the generated suites run here, in their own environments, and nowhere else.
+all of them (in the variants that bring new code: see tests/user_variants.py): the
+generated suites run here, in their own environments, and nowhere else. Then come the
+Makefile's own promises, checked without building anything: the Python warning, the uv
+and pip paths, ``.env``, and the README's targets and layout.
 """
 
 from __future__ import annotations
@@ -105,8 +108,13 @@ def test_variants_cover_every_dependency_set() -> None:
             assert dependency_set(answers) in covered, f"{combination_id(answers)}: no variant"
 
 
+def package_of(answers: Mapping[str, Any]) -> str:
+    pyproject = tomllib.loads(render_file("pyproject.toml", **answers))
+    return Path(pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"][0]).name
+
+
 def test_variants_put_package_names_on_both_sides_of_local() -> None:
-    names = [v.answers.get("package_name", "atlas_lambda_service") for v in VARIANTS]
+    names = [package_of(v.answers) for v in VARIANTS]
     assert min(names) < "local" < max(names)
     for cdk in (True, False):
         sides = {
@@ -194,7 +202,6 @@ class Record:
     """Every command a variant ran, in order, with its exit code and output."""
 
     steps: list[Step] = field(default_factory=list)
-    threads: list[threading.Thread] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run(self, label: str, args: list[str], cwd: Path, env: Mapping[str, str]) -> Step:
@@ -265,11 +272,13 @@ def ci_jobs(project: Path) -> dict[str, list[tuple[str, dict[str, str]]]]:
 FULL_SUITE = "make test-all"
 
 
-def run_ci(
+@contextmanager
+def ci_in_background(
     pristine: Path, scratch: Path, env: Mapping[str, str], record: Record, full_suite: bool
-) -> dict[str, Path]:
+) -> Iterator[dict[str, Path]]:
     """Every CI job in its own fresh copy, in a thread of its own (the job with the slow
-    tests first: they mostly wait); returns each job's directory.
+    tests first: they mostly wait); yields each job's directory, and waits for the jobs
+    at the end of the block (if the block fails, after the step that is running).
 
     GitHub runs the jobs on machines of their own; one after the other here keeps the
     load to two commands per test (this and the README's), which the generated suite's
@@ -287,22 +296,31 @@ def run_ci(
     checkouts = {name: scratch / f"ci-{name}" for name in jobs}
     ci_env = {**env, "CI": "true", "GITHUB_ACTIONS": "true"}
 
+    cancelled = threading.Event()
+
     def job(name: str) -> None:
         shutil.copytree(pristine, checkouts[name], symlinks=True)
         for index, (script, step_env) in enumerate(jobs[name]):
+            if cancelled.is_set():
+                return
             bash = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script]
             label = f"CI {name} #{index + 1} `{script.strip()}`"
             if record.run(label, bash, checkouts[name], {**ci_env, **step_env}).returncode:
                 return  # a failed step ends the job, as on GitHub
 
     def all_jobs() -> None:
-        slow_first = sorted(jobs, key=lambda name: FULL_SUITE not in str(jobs[name]))
-        for name in slow_first:
+        for name in sorted(jobs, key=lambda name: FULL_SUITE not in str(jobs[name])):
             job(name)
 
-    record.threads.append(threading.Thread(target=all_jobs))
-    record.threads[-1].start()
-    return checkouts
+    thread = threading.Thread(target=all_jobs)
+    thread.start()
+    try:
+        yield checkouts
+    except BaseException:
+        cancelled.set()
+        raise
+    finally:
+        thread.join(STEP_TIMEOUT_S * 4)
 
 
 # --------------------------------------------------------------------------- the database
@@ -500,78 +518,75 @@ def test_user_path(variant: Variant, tmp_path: Path) -> None:
     # 1. CI, in the background: its test job waits on the generated suite's timeouts.
     ci_env = user_environment(tmp_path / "ci-bin", variant.python_version, uv=uv,
                               setup_python=True)  # fmt: skip
-    checkouts = run_ci(pristine, tmp_path, ci_env, record, variant.full_suite)
+    with ci_in_background(pristine, tmp_path, ci_env, record, variant.full_suite) as checkouts:
+        # 2. The README's quick start, in order.
+        project = tmp_path / "user"
+        shutil.copytree(pristine, project, symlinks=True)
+        env = user_environment(tmp_path / "user-bin", variant.python_version, uv=uv)
+        commands = readme_commands(project)
+        assert commands[:4] == ["make lint", "make test", "make package", "make invoke"], commands
+        for command in commands:
+            step = record.run(f"README `{command}`", command.split(), project, env)
+            assert step.returncode == 0, record.report()
+            assert PYTHON_WARNING not in step.output, step.tail()
+        venv_config = (project / ".venv" / "pyvenv.cfg").read_text()
+        assert (re.search(r"^uv = ", venv_config, re.MULTILINE) is not None) == uv, venv_config
+        version = re.search(r"^version(?:_info)? = (\d+\.\d+)", venv_config, re.MULTILINE)
+        assert version and version.group(1) == variant.python_version, venv_config
+        archive = project / "dist" / "lambda.zip"
+        problems = check_the_zip(archive, variant, package)
+        assert not problems, problems
 
-    # 2. The README's quick start, in order.
-    project = tmp_path / "user"
-    shutil.copytree(pristine, project, symlinks=True)
-    env = user_environment(tmp_path / "user-bin", variant.python_version, uv=uv)
-    commands = readme_commands(project)
-    assert commands[:4] == ["make lint", "make test", "make package", "make invoke"], commands
-    for command in commands:
-        step = record.run(f"README `{command}`", command.split(), project, env)
-        assert step.returncode == 0, record.report()
-        assert PYTHON_WARNING not in step.output, step.tail()
-    venv_config = (project / ".venv" / "pyvenv.cfg").read_text()
-    assert (re.search(r"^uv = ", venv_config, re.MULTILINE) is not None) == uv, venv_config
-    version = re.search(r"^version(?:_info)? = (\d+\.\d+)", venv_config, re.MULTILINE)
-    assert version and version.group(1) == variant.python_version, venv_config
-    archive = project / "dist" / "lambda.zip"
-    problems = check_the_zip(archive, variant, package)
-    assert not problems, problems
+        database_name = str(answers.get("database_name", "app"))
+        region = str(answers.get("aws_region", "us-east-1"))
+        with deployment(project, answers) as target:
+            # 3. `make invoke` against that deployment, configured in .env.
+            settings = {**target.function_env(database_name), **THROWAWAY_CREDENTIALS}
+            (project / ".env").write_text(env_file(project, settings))
+            step = record.run("`make invoke` with .env", ["make", "invoke"], project, env)
+            assert step.returncode == 0, record.report()
+            assert target.database.sockets() >= 1, "make invoke did not reach MONGODB_URI from .env"
+            if target.secret_arn:
+                assert target.secrets.reads.get(target.secret_arn, 0) >= 1, step.tail()
 
-    database_name = str(answers.get("database_name", "app"))
-    region = str(answers.get("aws_region", "us-east-1"))
-    with deployment(project, answers) as target:
-        # 3. `make invoke` against that deployment, configured in .env.
-        settings = {**target.function_env(database_name), **THROWAWAY_CREDENTIALS}
-        (project / ".env").write_text(env_file(project, settings))
-        step = record.run("`make invoke` with .env", ["make", "invoke"], project, env)
-        assert step.returncode == 0, record.report()
-        assert target.database.sockets() >= 1, "make invoke did not reach MONGODB_URI from .env"
-        if target.secret_arn:
-            assert target.secrets.reads.get(target.secret_arn, 0) >= 1, step.tail()
-
-    # 4. The zip, served as Lambda serves it, on a fresh database.
-    with (
-        record.timed("dist/lambda.zip in the Lambda runtime"),
-        deployment(project, answers) as target,
-    ):
-        function_env = {
-            **target.function_env(database_name),
-            "AWS_STS_REGIONAL_ENDPOINTS": "regional",
-            "FUNCTION_TIMEOUT_S": str(answers.get("lambda_timeout_s", "15")),
-        }
-        handler = declared_handler(project, package, answers["iac_tool"])
-        with serve(
-            archive, handler, python_version=variant.python_version, scratch=tmp_path,
-            function_name=function_name, region=region, function_env=function_env,
-            extra_env={"PYTHONVERBOSE": "1", "PYTHONDONTWRITEBYTECODE": "1"},
-        ) as (api, function):  # fmt: skip
-            results, errors = invoke_through_the_runtime(api)
-            sockets = target.database.sockets()
-            still_running = function.exit_code is None
-        log = function.output()
-        if target.secret_arn:
-            reads = target.secrets.reads.get(target.secret_arn, 0)
-            assert reads == 1, f"{reads} secret reads for one container"
-            assert target.secrets.unsigned == 0
-    assert not errors, [*errors, log[-3000:]]
-    assert [r for r in results if r[1] != r[2]] == [], results
-    assert len(results) == 53 and still_running and api.init_error is None
-    assert sockets == 2, f"53 invocations used {sockets} sockets (1 pooled + 1 monitoring)"
-    task = tmp_path / "task"
-    tag = "cpython-" + variant.python_version.replace(".", "")
-    # Imported from the zip's bytecode, as Lambda does: its task root is read-only.
-    assert f"code object from '{task}/{package}/__pycache__/handler.{tag}.pyc'" in log
-    if HOST_ARCHITECTURE.get(platform.machine()) == variant.architecture:
-        assert re.search(rf"extension module '[\w.]+' loaded from '{task}/", log), (
-            "no native extension of the zip loaded"
-        )
+        # 4. The zip, served as Lambda serves it, on a fresh database.
+        with (
+            record.timed("dist/lambda.zip in the Lambda runtime"),
+            deployment(project, answers) as target,
+        ):
+            function_env = {
+                **target.function_env(database_name),
+                "AWS_STS_REGIONAL_ENDPOINTS": "regional",
+                "FUNCTION_TIMEOUT_S": str(answers.get("lambda_timeout_s", "15")),
+            }
+            handler = declared_handler(project, package, answers["iac_tool"])
+            with serve(
+                archive, handler, python_version=variant.python_version, scratch=tmp_path,
+                function_name=function_name, region=region, function_env=function_env,
+                extra_env={"PYTHONVERBOSE": "1", "PYTHONDONTWRITEBYTECODE": "1"},
+            ) as (api, function):  # fmt: skip
+                results, errors = invoke_through_the_runtime(api)
+                sockets = target.database.sockets()
+                still_running = function.exit_code is None
+            log = function.output()
+            if target.secret_arn:
+                reads = target.secrets.reads.get(target.secret_arn, 0)
+                assert reads == 1, f"{reads} secret reads for one container"
+                assert target.secrets.unsigned == 0
+        assert not errors, [*errors, log[-3000:]]
+        assert [r for r in results if r[1] != r[2]] == [], results
+        assert len(results) == 53 and still_running and api.init_error is None
+        assert sockets == 2, f"53 invocations used {sockets} sockets (1 pooled + 1 monitoring)"
+        task = tmp_path / "task"
+        tag = "cpython-" + variant.python_version.replace(".", "")
+        # Imported from the zip's bytecode, as Lambda does: its task root is read-only.
+        assert f"code object from '{task}/{package}/__pycache__/handler.{tag}.pyc'" in log
+        if HOST_ARCHITECTURE.get(platform.machine()) == variant.architecture:
+            assert re.search(rf"extension module '[\w.]+' loaded from '{task}/", log), (
+                "no native extension of the zip loaded"
+            )
 
     # 5. CI's verdict; its package job's zip is the README's, byte for byte.
-    for thread in record.threads:
-        thread.join(STEP_TIMEOUT_S)
     assert not record.failures(), record.report()
     ci_steps = [step for step in record.steps if step.label.startswith("CI ")]
     scripts = [script.strip() for steps in ci_jobs(pristine).values() for script, _ in steps]
