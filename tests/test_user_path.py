@@ -140,32 +140,29 @@ SCRUBBED_PREFIXES = ("MONGODB_", "AWS_", "UV_", "PYTEST_XDIST", "POWERTOOLS_")
 def user_environment(
     bin_dir: Path, python_version: str, *, uv: bool, setup_python: bool = False
 ) -> dict[str, str]:
-    """A user's shell: python3.X on PATH (and uv, if wanted), nothing of this test run.
+    """A user's shell: python3.X first on PATH, uv too if ``uv``, nothing of this test run.
 
     ``setup_python`` also makes it ``python`` and ``python3``, as actions/setup-python does.
-    Directories holding a uv are dropped from PATH unless ``uv``: the Makefile must not
-    find one by accident (this venv has one).
+    Without ``uv``, the Makefile's ``UV`` is set empty, as on a machine without uv: a uv
+    elsewhere on PATH (this venv has one) is not found by accident.
     """
     bin_dir.mkdir(parents=True, exist_ok=True)
     python = find_python(python_version)
     names = [f"python{python_version}", *(["python", "python3"] if setup_python else [])]
     for name in names:
         (bin_dir / name).symlink_to(python)
-    if uv:
-        (bin_dir / "uv").symlink_to(uv_bin())
-    path = [
-        entry
-        for entry in os.environ.get("PATH", "").split(os.pathsep)
-        if entry and not (Path(entry) / "uv").exists()
-    ]
     env = {
         name: value
         for name, value in os.environ.items()
         if name not in SCRUBBED and not name.startswith(SCRUBBED_PREFIXES)
     }
+    if uv:
+        (bin_dir / "uv").symlink_to(uv_bin())
+    else:
+        env["UV"] = ""  # `UV ?= $(shell command -v uv)` keeps a value the environment sets
     env.update(uv_env())
     env["MYPY_CACHE_DIR"] = str(MYPY_CACHE / f"py{python_version}")
-    env["PATH"] = os.pathsep.join([str(bin_dir), *path])
+    env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", os.defpath)])
     return env
 
 
