@@ -23,7 +23,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 TOOLCHAINS = Path(os.environ.get("TEMPLATE_TOOLCHAINS", ROOT / ".toolchains"))
 
-# The generated project's dev dependencies, a superset over both auth modes.
+# The generated project's dev dependencies, a superset over both auth modes: the generated
+# pyproject.toml pins the same versions (test_generated_projects.py checks), and so do the
+# ruff pre-commit hook (test_ecosystem.py) and requirements.lock for pymongo.
 PROJECT_REQUIREMENTS = [
     "pymongo[aws]==4.20.0",
     "aws-lambda-powertools==3.37.0",
@@ -67,19 +69,57 @@ def find_python(version: str) -> str:
     )
 
 
-def ensure_venv(name: str, python: str, requirements: list[str]) -> Path:
-    """A virtualenv at .toolchains/<name> holding ``requirements``; returns its bin dir."""
+def ensure_venv(name: str, python: str, requirements: list[str], use_uv: bool = False) -> Path:
+    """A virtualenv at .toolchains/<name> holding ``requirements``; returns its bin dir.
+
+    ``use_uv`` builds it with uv (tests/requirements-user.txt) instead of pip: seconds, not
+    minutes, with its cache under .toolchains/uv-cache.
+    """
     venv = TOOLCHAINS / name
     stamp = venv / ".requirements.sha256"
-    digest = hashlib.sha256("\n".join([python, *requirements]).encode()).hexdigest()
+    installer = ["uv"] if use_uv else []
+    digest = hashlib.sha256("\n".join([python, *installer, *requirements]).encode()).hexdigest()
     TOOLCHAINS.mkdir(parents=True, exist_ok=True)
     # pytest-xdist workers may ask for the same toolchain at once: one builds, the rest wait.
     with open(TOOLCHAINS / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (stamp.exists() and stamp.read_text() == digest):
-            _build_venv(venv, python, requirements)
+            if use_uv:
+                _build_venv_with_uv(venv, python, requirements)
+            else:
+                _build_venv(venv, python, requirements)
             stamp.write_text(digest)
     return venv / "bin"
+
+
+UV_CACHE = TOOLCHAINS / "uv-cache"
+
+
+def uv_bin() -> str:
+    """The uv executable beside this interpreter (tests/requirements-user.txt) or on PATH."""
+    beside = Path(sys.executable).parent / "uv"
+    found = str(beside) if beside.exists() else shutil.which("uv")
+    if not found:
+        raise RuntimeError("uv is missing: pip install -r tests/requirements-user.txt")
+    return found
+
+
+def uv_env() -> dict[str, str]:
+    """uv's settings for the tests: the cache under .toolchains/, and no Python downloads
+    (the interpreters come from find_python)."""
+    return {"UV_CACHE_DIR": str(UV_CACHE), "UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
+
+
+def _build_venv_with_uv(venv: Path, python: str, requirements: list[str]) -> None:
+    shutil.rmtree(venv, ignore_errors=True)
+    env = {**os.environ, **uv_env()}
+    uv = uv_bin()
+    subprocess.run([uv, "venv", "--quiet", "--python", python, str(venv)], check=True, env=env)
+    subprocess.run(
+        [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), *requirements],
+        check=True,
+        env=env,
+    )
 
 
 def _build_venv(venv: Path, python: str, requirements: list[str]) -> None:
