@@ -86,7 +86,6 @@ LAMBDA_MEMORY_MB = (128, 10240)
 # Lambda allows 1-900 s; below 3 s a cold start has no time for TLS, authentication
 # and a deadline reserve of 0.75 s.
 LAMBDA_TIMEOUT_S = (3, 900)
-LAMBDA_CONCURRENCY = (1, 10000)
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]*$")
 # The slug names AWS resources (Lambda functions: 64 characters, IAM roles: 64,
@@ -127,9 +126,18 @@ def connection_budget(answers: Answers, tier: str) -> int:
     return int(tier_limits(answers)[tier] * answers["_connection_headroom"])
 
 
+def lambda_concurrency(answers: Answers) -> tuple[int, int]:
+    """Containers a function may reserve (template data, shared with the stacks)."""
+    return (1, int(answers["_max_function_concurrency"]))
+
+
 def max_reserved_concurrency(answers: Answers, tier: str) -> int:
-    """Containers whose connections fit the tier's budget (``__max_reserved_concurrency``)."""
-    return connection_budget(answers, tier) // int(answers["_connections_per_container_per_node"])
+    """Containers whose connections fit the tier's budget, within what a function may
+    reserve (``__max_reserved_concurrency``, the stacks' deploy-time maximum)."""
+    fitting = connection_budget(answers, tier) // int(
+        answers["_connections_per_container_per_node"]
+    )
+    return min(fitting, lambda_concurrency(answers)[1])
 
 
 def template_choices(answers: Answers) -> dict[str, list[str]]:
@@ -346,8 +354,21 @@ def check_lambda_timeout(answers: Answers) -> Iterator[Problem]:
 
 def check_reserved_concurrency(answers: Answers) -> Iterator[Problem]:
     yield from _number(
-        answers, "reserved_concurrency", LAMBDA_CONCURRENCY, "containers", "Lambda's limits"
-    )
+        answers, "reserved_concurrency", lambda_concurrency(answers), "containers",
+        "Lambda's limits",
+    )  # fmt: skip
+
+
+def check_provisioned_concurrency(answers: Answers) -> Iterator[Problem]:
+    """Provisioned containers come out of the reserved ones, so the budget covers them."""
+    if answers["cold_start"] != "provisioned":
+        return  # the other modes never read it
+    reserved = str(answers["reserved_concurrency"]).strip()
+    ceiling = int(reserved) if reserved.isdigit() and int(reserved) >= 1 else 1
+    yield from _number(
+        answers, "provisioned_concurrency", (1, ceiling), "containers",
+        "1 to reserved_concurrency, whose containers it keeps initialised",
+    )  # fmt: skip
 
 
 def check_sharded_tier(answers: Answers) -> Iterator[Problem]:
@@ -421,6 +442,7 @@ RULES: tuple[Rule, ...] = (
     check_lambda_memory,
     check_lambda_timeout,
     check_reserved_concurrency,
+    check_provisioned_concurrency,
     check_sharded_tier,
     check_flex_network,
     check_connection_budget,
@@ -431,8 +453,9 @@ RULES: tuple[Rule, ...] = (
 REQUIRED = (
     "project_name", "author_name", "project_slug", "package_name", "database_name",
     "aws_region", "atlas_tier", "cluster_topology", "network_mode", "lambda_memory_mb",
-    "lambda_timeout_s", "reserved_concurrency", "_tier_connection_limits",
-    "_connection_headroom", "_connections_per_container_per_node",
+    "lambda_timeout_s", "reserved_concurrency", "cold_start", "provisioned_concurrency",
+    "_tier_connection_limits", "_connection_headroom", "_connections_per_container_per_node",
+    "_max_function_concurrency",
 )  # fmt: skip
 
 

@@ -2,9 +2,10 @@
 
 ``SUPPORTED`` covers every ``auth_mode x network_mode x iac_tool x
 cluster_topology`` combination (sharded on M30, the smallest tier that allows
-it) plus the FLEX tier where it is allowed.  ``UNSUPPORTED`` mirrors the
-pre-generation hook's rules: each entry is the answers, the option the error
-must name, and a fragment of the message.
+it), the FLEX tier where it is allowed, and each IaC tool with each cold-start
+mode beyond on_demand (both auth modes and every network mode among them).
+``UNSUPPORTED`` mirrors the pre-generation hook's rules: each entry is the
+answers, the option the error must name, and a fragment of the message.
 """
 
 from __future__ import annotations
@@ -41,20 +42,36 @@ def combination_id(answers: Answers) -> str:
     ]
     if answers.get("atlas_tier") == "FLEX":
         parts.append("flex")
+    if answers.get("cold_start", "on_demand") != "on_demand":
+        parts.append(answers["cold_start"])
     parts += [f"py{answers['python_version']}"] if "python_version" in answers else []
     parts += [answers["architecture"]] if "architecture" in answers else []
     return "-".join(parts)
 
 
-SUPPORTED: list[Answers] = [
-    combination(auth, network, iac, topology)
-    for auth, network, iac, topology in itertools.product(
-        AUTH_MODES, NETWORK_MODES, IAC_TOOLS, TOPOLOGIES
-    )
-] + [
-    combination(auth, "nat", iac, "replica_set", atlas_tier="FLEX")
-    for auth, iac in itertools.product(AUTH_MODES, IAC_TOOLS)
-]
+SUPPORTED: list[Answers] = (
+    [
+        combination(auth, network, iac, topology)
+        for auth, network, iac, topology in itertools.product(
+            AUTH_MODES, NETWORK_MODES, IAC_TOOLS, TOPOLOGIES
+        )
+    ]
+    + [
+        combination(auth, "nat", iac, "replica_set", atlas_tier="FLEX")
+        for auth, iac in itertools.product(AUTH_MODES, IAC_TOOLS)
+    ]
+    + [
+        combination(auth, network, iac, topology, cold_start=cold)
+        for cold, auth, network, iac, topology in (
+            ("snapstart", "iam", "nat", "terraform", "replica_set"),
+            ("snapstart", "password", "peering", "sam", "replica_set"),
+            ("snapstart", "iam", "private_endpoint", "cdk", "sharded"),
+            ("provisioned", "password", "private_endpoint", "terraform", "sharded"),
+            ("provisioned", "iam", "nat", "sam", "replica_set"),
+            ("provisioned", "password", "peering", "cdk", "replica_set"),
+        )
+    ]
+)
 
 # (answers, option named in the error, fragment of the message)
 UNSUPPORTED: list[tuple[Answers, str, str]] = [
@@ -74,6 +91,22 @@ UNSUPPORTED: list[tuple[Answers, str, str]] = [
         "FLEX",
     ),
     ({"reserved_concurrency": "0"}, "reserved_concurrency", "limits"),
+    ({"reserved_concurrency": "10001", "atlas_tier": "M80"}, "reserved_concurrency", "1-10000"),
+    (
+        {"cold_start": "provisioned", "provisioned_concurrency": "51"},
+        "provisioned_concurrency",
+        "1-50",
+    ),
+    (
+        {"cold_start": "provisioned", "provisioned_concurrency": "0"},
+        "provisioned_concurrency",
+        "to reserved_concurrency",
+    ),
+    (
+        {"cold_start": "provisioned", "provisioned_concurrency": "two"},
+        "provisioned_concurrency",
+        "whole number",
+    ),
     ({"reserved_concurrency": "-5"}, "reserved_concurrency", "whole number"),
     ({"reserved_concurrency": "ten"}, "reserved_concurrency", "whole number"),
     ({"lambda_memory_mb": "127"}, "lambda_memory_mb", "128-10240"),
