@@ -459,6 +459,10 @@ def test_licence_file_per_choice(cookies: Any, licence: str) -> None:
         assert "All rights reserved." in text and "No licence" in text
     else:
         assert licence_terms(text) == licence_terms(reference_licence(REFERENCE_LICENCES[licence]))
+    # The distribution's metadata names the same licence (PEP 639), and ships its text.
+    project_table = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    spdx = "LicenseRef-Proprietary" if licence == "Proprietary" else licence
+    assert (project_table["license"], project_table["license-files"]) == (spdx, ["LICENSE"])
 
 
 def test_template_repository_follows_its_editorconfig() -> None:
