@@ -43,6 +43,8 @@ from rendered_stack import DEFAULTS, RenderedStack
 CONNECTION_STRING = "<connection string>"
 SECRET_ARN = "<database secret ARN>"
 CLUSTER_NAME_INPUT = "<Atlas cluster name>"
+PROJECT_ID_INPUT = "<Atlas project id>"
+TYPED_IN = "typed into the stack"
 # Resource kinds a grant or a route may name.
 ANY = "*"
 SECRET = "database secret"
@@ -79,10 +81,12 @@ REFUSED_EVERYWHERE = {
 @dataclass(frozen=True)
 class Function:
     handler: str
+    handler_defined: bool  # the handler's module in src/ defines that function
     package: str  # the deployment package, relative to the project
     runtime: str
     architecture: str
     memory_mb: int
+    log_retention_days: int | None  # of the log group the function writes to, made by the stack
     timeout_s: int  # deployed with every deploy-time value at its default
     reserved_concurrency: int | None  # likewise; None reserves nothing
     reserved_concurrency_max: int  # the largest deploy-time value the stack accepts
@@ -101,7 +105,8 @@ class Role:
 @dataclass(frozen=True)
 class DatabaseUser:
     users: int  # Atlas database users the stack creates
-    auth: str  # "AWS IAM role" or "SCRAM"
+    project: str
+    auth: str  # "AWS IAM ROLE" (the IAM type) or "SCRAM"
     username: str
     auth_database: str
     roles: frozenset[tuple[str, str]]  # (role, database)
@@ -109,6 +114,8 @@ class DatabaseUser:
     password: str | None  # where the user's password comes from
     secret: tuple[str, int] | None  # (key generated into the secret, its length)
     password_inputs: frozenset[str]  # deploy-time string inputs named like a password
+    labels: frozenset[str]  # label keys on the user
+    atlas_admin_anywhere: bool  # "atlasAdmin" anywhere in the stack
 
 
 @dataclass(frozen=True)
@@ -176,6 +183,15 @@ def managed_grants(arn: str) -> set[str]:
     if name not in MANAGED_POLICIES:
         raise AssertionError(f"unknown managed policy {arn}: add what it grants")
     return {grant(action, ANY) for action in MANAGED_POLICIES[name]}
+
+
+def handler_defined(project: Path, handler: str) -> bool:
+    """Whether src/<package>/<module>.py defines the function ``handler`` names."""
+    *module, function = handler.split(".")
+    path = project.joinpath("src", *module).with_suffix(".py")
+    return path.is_file() and bool(
+        re.search(rf"^def {re.escape(function)}\(", path.read_text(encoding="utf-8"), re.M)
+    )
 
 
 def as_list(value: Any) -> list[Any]:
@@ -323,10 +339,12 @@ class CloudFormationAdapter:
         reserved = props.get("ReservedConcurrentExecutions")
         return Function(
             handler=props["Handler"],
+            handler_defined=handler_defined(self.project, props["Handler"]),
             package=self.package(),
             runtime=props["Runtime"],
             architecture=single(props.get("Architectures", ["x86_64"])),
             memory_mb=int(props["MemorySize"]),
+            log_retention_days=self.log_retention(props.get("LoggingConfig", {}).get("LogGroup")),
             timeout_s=int(props["Timeout"]),
             reserved_concurrency=None if reserved is None else int(reserved),
             reserved_concurrency_max=self.reserved_concurrency_max(),
@@ -341,6 +359,14 @@ class CloudFormationAdapter:
 
     def package(self) -> str:
         raise NotImplementedError
+
+    def log_retention(self, log_group: Any) -> int | None:
+        targets = cfn_targets(log_group)
+        if len(targets) != 1 or next(iter(targets)) not in self.resources:
+            return None
+        (target,) = targets
+        retention = self.resources[target]["Properties"].get("RetentionInDays")
+        return None if retention is None else int(retention)
 
     def reserved_concurrency_max(self) -> int:
         raise NotImplementedError
@@ -384,16 +410,22 @@ class CloudFormationAdapter:
     def database_user(self) -> DatabaseUser:
         users = self.of_type("MongoDB::Atlas::DatabaseUser")
         (user,) = users.values()
-        iam = user.get("AWSIAMType", "NONE") != "NONE"
+        iam_type = user.get("AWSIAMType", "NONE")
         secret = None
         secrets = self.of_type("AWS::SecretsManager::Secret")
         if secrets:
             (props,) = secrets.values()
-            generated = props["GenerateSecretString"]
-            secret = (generated["GenerateStringKey"], int(generated["PasswordLength"]))
+            generated = props.get("GenerateSecretString", {})
+            secret = (
+                generated.get("GenerateStringKey", TYPED_IN),
+                generated.get("PasswordLength", 0),
+            )
+            if "SecretString" in props:
+                secret = (TYPED_IN, 0)
         return DatabaseUser(
             users=len(users),
-            auth="AWS IAM role" if iam else "SCRAM",
+            project=self.project_id(user["ProjectId"]),
+            auth="SCRAM" if iam_type == "NONE" else f"AWS IAM {iam_type}",
             username=self.username(user["Username"]),
             auth_database=user["DatabaseName"],
             roles=frozenset((r["RoleName"], r["DatabaseName"]) for r in user["Roles"]),
@@ -401,7 +433,12 @@ class CloudFormationAdapter:
             password=self.password_source(user.get("Password")),
             secret=secret,
             password_inputs=frozenset(self.password_inputs()),
+            labels=frozenset(label["Key"] for label in user.get("Labels", [])),
+            atlas_admin_anywhere="atlasAdmin" in json.dumps(self.resources),
         )
+
+    def project_id(self, value: Any) -> str:
+        raise NotImplementedError
 
     def username(self, value: Any) -> str:
         if self.kind(value) == ROLE_ARN:
@@ -591,6 +628,7 @@ class SamAdapter(CloudFormationAdapter):
         return {
             "MongoDbUri": CONNECTION_STRING,
             "AtlasClusterName": CLUSTER_NAME_INPUT,
+            "AtlasProjectId": PROJECT_ID_INPUT,
             "VpcCidr": VPC_CIDR,
         }.get(name, f"<{name}>")
 
@@ -609,6 +647,9 @@ class SamAdapter(CloudFormationAdapter):
         return value == {"Ref": "MongoDbUri"}
 
     def cluster_name(self, value: Any) -> str:
+        return self.kind(value)
+
+    def project_id(self, value: Any) -> str:
         return self.kind(value)
 
     def password_inputs(self) -> set[str]:
@@ -712,6 +753,9 @@ class CdkAdapter(CloudFormationAdapter):
 
     def cluster_name(self, value: Any) -> str:
         return CLUSTER_NAME_INPUT if value == self.context["atlasClusterName"] else str(value)
+
+    def project_id(self, value: Any) -> str:
+        return PROJECT_ID_INPUT if value == self.context["atlasProjectId"] else str(value)
 
     def vpc_cidr(self) -> str:
         return self.context.get("vpcCidr") or str(self.settings.Settings.vpc_cidr)
@@ -865,6 +909,7 @@ class TerraformAdapter:
             "aws_security_group.secretsmanager_endpoint": SECRETS_MANAGER_ENDPOINT,
             "var.vpc_cidr": VPC_CIDR,
             "var.atlas_cluster_name": CLUSTER_NAME_INPUT,
+            "var.atlas_project_id": PROJECT_ID_INPUT,
             "aws_eip.nat": NAT_IP,
         }
         if refs & {
@@ -889,12 +934,17 @@ class TerraformAdapter:
             subnets["availability_zone"].replace("count.index", str(index))
             for index in range(subnets["count"])
         }
+        log_group = self.resources.get("aws_cloudwatch_log_group.function", {})
+        logging = single(function.get("logging_config", [{}]))
+        writes_there = self.refs(logging.get("log_group")) == {"aws_cloudwatch_log_group.function"}
         return Function(
             handler=function["handler"],
+            handler_defined=handler_defined(self.project, function["handler"]),
             package=Path(package).resolve().relative_to(self.project).as_posix(),
             runtime=self.value(function["runtime"]),
             architecture=single(self.value(function["architectures"])),
             memory_mb=self.value(function["memory_size"]),
+            log_retention_days=self.value(log_group["retention_in_days"]) if writes_there else None,
             timeout_s=self.value(function["timeout"]),
             reserved_concurrency=None if reserved == -1 else reserved,
             reserved_concurrency_max=self.largest_valid("reserved_concurrency"),
@@ -940,7 +990,9 @@ class TerraformAdapter:
         return grants
 
     def role(self) -> Role:
-        assume = single(self.data["aws_iam_policy_document.lambda_assume_role"]["statement"])
+        role = self.resources["aws_iam_role.function"]
+        (document,) = {r[5:] for r in self.refs(role["assume_role_policy"])}
+        assume = single(self.data[document]["statement"])
         trusted = {
             identifier
             for principal in as_list(assume["principals"])
@@ -963,7 +1015,7 @@ class TerraformAdapter:
     def database_user(self) -> DatabaseUser:
         users = self.of_type("mongodbatlas_database_user")
         (user,) = users.values()
-        iam = user.get("aws_iam_type", "NONE") != "NONE"
+        iam_type = user.get("aws_iam_type", "NONE")
         secret = None
         if "aws_secretsmanager_random_password.database_user" in self.ephemeral:
             generated = self.ephemeral["aws_secretsmanager_random_password.database_user"]
@@ -973,9 +1025,12 @@ class TerraformAdapter:
                 stored["secret_string_wo"],
             )
             secret = (single(keys), generated["password_length"])
+            if {"secret_string", "secret_binary"} & set(stored):
+                secret = (TYPED_IN, 0)
         return DatabaseUser(
             users=len(users),
-            auth="AWS IAM role" if iam else "SCRAM",
+            project=self.kind(user["project_id"]),
+            auth="SCRAM" if iam_type == "NONE" else f"AWS IAM {iam_type}",
             username=self.username(user["username"]),
             auth_database=user["auth_database_name"],
             roles=frozenset(
@@ -989,6 +1044,8 @@ class TerraformAdapter:
                 for name, body in self.variables.items()
                 if "password" in name and body.get("type") == "string"
             ),
+            labels=frozenset(label["key"] for label in as_list(user.get("labels", []))),
+            atlas_admin_anywhere="atlasAdmin" in json.dumps(self.resources),
         )
 
     def username(self, value: Any) -> str:
@@ -1000,9 +1057,11 @@ class TerraformAdapter:
         return json.dumps(value)
 
     def password_source(self, user: dict[str, Any]) -> str | None:
-        if "password_wo" not in user and "password" not in user:
+        if not {"password", "password_wo", "password_wo_version"} & set(user):
             return None
-        written = user.get("password_wo") or user.get("password")
+        if "password" in user:  # stored in plan and state
+            return json.dumps(user["password"])
+        written = user.get("password_wo")
         read = "ephemeral.aws_secretsmanager_secret_version.database_user.secret_string"
         version = self.ephemeral.get("aws_secretsmanager_secret_version.database_user", {})
         if (
