@@ -421,57 +421,6 @@ def test_one_default_route_sends_everything_to_the_function(
     }
 
 
-def test_database_user_per_auth_mode(combo: dict[str, Any], service: dict[str, Any]) -> None:
-    _, user = the_one(service, "MongoDB::Atlas::DatabaseUser")
-    props = user["Properties"]
-    assert props["Roles"] == [
-        {"RoleName": "readWrite", "DatabaseName": combo.get("database_name", "app")}
-    ]
-    assert "atlasAdmin" not in json.dumps(service)
-    if combo["auth_mode"] == "iam":
-        _, function = main_function(service)
-        assert props["Username"] == function["Properties"]["Role"]
-        assert (props["AWSIAMType"], props["DatabaseName"]) == ("ROLE", "$external")
-        assert "Password" not in props
-        assert not resources_of(service, "AWS::SecretsManager::Secret")
-    else:
-        secret, _ = the_one(service, "AWS::SecretsManager::Secret")
-        assert props["DatabaseName"] == "admin"
-        assert "AWSIAMType" not in props
-        assert props["Password"] == {
-            "Fn::Join": [
-                "",
-                ["{{resolve:secretsmanager:", {"Ref": secret}, ":SecretString:password::}}"],
-            ]
-        }
-
-
-def test_secret_read_is_the_only_extra_grant(
-    combo: dict[str, Any], service: dict[str, Any]
-) -> None:
-    _, function = main_function(service)
-    role = function["Properties"]["Role"]["Fn::GetAtt"][0]
-    statements = [
-        statement
-        for policy in resources_of(service, "AWS::IAM::Policy").values()
-        if {"Ref": role} in policy["Properties"]["Roles"]
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
-    assert "ManagedPolicyArns" not in service["Resources"][role]["Properties"]
-    if combo["auth_mode"] == "password":
-        secret, _ = the_one(service, "AWS::SecretsManager::Secret")
-        assert statements == [
-            {
-                "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
-                "Effect": "Allow",
-                "Resource": {"Ref": secret},
-            }
-        ]
-    else:
-        assert statements == []
-        assert "secretsmanager" not in json.dumps(service["Resources"][role])
-
-
 # --- the network mode ----------------------------------------------------------------------------
 REQUIRED = {
     "private_endpoint": {

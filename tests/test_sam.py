@@ -286,32 +286,6 @@ def test_reference_check_can_fail(stack: Stack) -> None:
 # ---------------------------------------------------------------- the function
 
 
-def test_function_settings(stack: Stack) -> None:
-    function = stack.props("ApiFunction")
-    package = stack.project.name.replace("-", "_")  # the default package_name
-    assert function["Handler"] == f"{package}.handler.handler"
-    module = stack.project / "src" / package / "handler.py"
-    assert re.search(r"^def handler\(", module.read_text(encoding="utf-8"), re.MULTILINE)
-    assert function["CodeUri"] == "../../dist/lambda.zip"
-    assert (stack.folder / function["CodeUri"]).resolve() == stack.project / "dist" / "lambda.zip"
-    assert function["Runtime"] == f"python{stack.answer('python_version')}"
-    assert function["Architectures"] == [stack.answer("architecture")]
-    assert function["MemorySize"] == int(stack.answer("lambda_memory_mb"))
-    assert function["LoggingConfig"] == {"LogGroup": ref("ApiFunctionLogGroup")}
-    assert stack.props("ApiFunctionLogGroup")["RetentionInDays"] == ref("LogRetentionInDays")
-
-    variables = function["Environment"]["Variables"]
-    expected = {
-        "MONGODB_URI": ref("MongoDbUri"),
-        "MONGODB_DATABASE": stack.answer("database_name"),
-        "FUNCTION_TIMEOUT_S": ref("FunctionTimeout"),
-        "AWS_STS_REGIONAL_ENDPOINTS": "regional",
-    }
-    if stack.auth == "password":
-        expected["MONGODB_SECRET_ARN"] = ref("DatabaseUserSecret")
-    assert variables == expected
-
-
 def test_function_reads_the_timeout_it_has(stack: Stack) -> None:
     """Contract 1: FUNCTION_TIMEOUT_S and the timeout come from one value, whatever it is."""
     parameter = stack.template["Parameters"]["FunctionTimeout"]
@@ -388,56 +362,7 @@ def _role_statements(transformed: sam.Template, role: str) -> list[dict[str, Any
     ]
 
 
-def test_function_role_is_least_privilege(stack: Stack) -> None:
-    transformed = stack.transformed
-    function = transformed["Resources"]["ApiFunction"]["Properties"]
-    assert function["Role"] == getatt("ApiFunctionRole", "Arn")
-    role = transformed["Resources"]["ApiFunctionRole"]["Properties"]
-    assert sorted(role["ManagedPolicyArns"]) == [
-        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
-        "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
-    ]
-    statements = _role_statements(transformed, "ApiFunctionRole")
-    if stack.auth == "iam":
-        assert statements == []
-        return
-    assert len(statements) == 1
-    (statement,) = statements
-    assert statement["Effect"] == "Allow"
-    assert statement["Action"] == ["secretsmanager:GetSecretValue"]
-    assert list(sam.references(statement["Resource"])) == [("Ref", "DatabaseUserSecret", None)]
-    assert "*" not in json.dumps(statement["Resource"])
-
-
 # ---------------------------------------------------------------- database user
-
-
-def test_database_user(stack: Stack) -> None:
-    users = sam.resources_of_type(stack.template, "MongoDB::Atlas::DatabaseUser")
-    assert list(users) == ["AtlasDatabaseUser"]
-    user = stack.props("AtlasDatabaseUser")
-    database = stack.answer("database_name")
-    assert user["Roles"] == [{"RoleName": "readWrite", "DatabaseName": database}]
-    assert user["Scopes"] == [{"Name": ref("AtlasClusterName"), "Type": "CLUSTER"}]
-    assert "atlasAdmin" not in json.dumps(user)
-    if stack.auth == "iam":
-        assert user["Username"] == getatt("ApiFunctionRole", "Arn")
-        assert user["DatabaseName"] == "$external"
-        assert user["AWSIAMType"] == "ROLE"
-        assert "Password" not in user and "Labels" not in user
-        assert not sam.resources_of_type(stack.template, "AWS::SecretsManager::")
-        return
-    assert user["DatabaseName"] == "admin"
-    assert user.get("AWSIAMType", "NONE") == "NONE"
-    assert user["Password"] == {
-        "Fn::Sub": "{{resolve:secretsmanager:${DatabaseUserSecret}:SecretString:password}}"
-    }
-    secret = stack.props("DatabaseUserSecret")["GenerateSecretString"]
-    assert secret["GenerateStringKey"] == "password"
-    assert secret["PasswordLength"] >= 32
-    assert "SecretString" not in stack.props("DatabaseUserSecret")
-    for name in stack.template["Parameters"]:
-        assert "password" not in name.lower() or name == "DatabasePasswordRevision", name
 
 
 def test_secret_and_user_never_disagree(stack: Stack) -> None:

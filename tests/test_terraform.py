@@ -737,30 +737,6 @@ def test_cluster_region_is_checked(stack: Stack) -> None:
 # ---------------------------------------------------------------- database user
 
 
-def test_database_user(stack: Stack) -> None:
-    user = stack.resource("mongodbatlas_database_user.function")
-    assert user["project_id"] == ref("var.atlas_project_id")
-    assert user["roles"] == [
-        {"role_name": "readWrite", "database_name": ref("local.database_name")}
-    ]
-    assert stack.locals["database_name"] == stack.answer("database_name")
-    assert user["scopes"] == [{"name": ref("var.atlas_cluster_name"), "type": "CLUSTER"}]
-    assert "atlasAdmin" not in json.dumps(stack.resources)
-    # Written once: one user resource whichever the authentication.
-    assert [k for k in stack.resources if k.startswith("mongodbatlas_database_user.")] == [
-        "mongodbatlas_database_user.function"
-    ]
-    if stack.auth == "iam":
-        assert user["username"] == ref("aws_iam_role.function.arn")
-        assert user["auth_database_name"] == "$external"
-        assert user["aws_iam_type"] == "ROLE"
-        assert not {"password", "password_wo", "password_wo_version"} & set(user)
-    else:
-        assert user["username"] == ref("var.database_username")
-        assert user["auth_database_name"] == "admin"
-        assert "password" not in user and "aws_iam_type" not in user
-
-
 def test_password_has_one_source_of_truth(stack: Stack) -> None:
     """Secrets Manager generates the password, the secret stores it, Atlas reads it back."""
     text = "\n".join(tf.strip_comments(t) for t in stack.texts.values())
@@ -869,36 +845,6 @@ def test_function_settings(stack: Stack) -> None:
         "${aws_iam_role_policy_attachment.vpc_access}",
         "${mongodbatlas_database_user.function}",
     ]
-
-
-def test_function_role_is_least_privilege(stack: Stack) -> None:
-    role = stack.resource("aws_iam_role.function")
-    assume = single(stack.data["aws_iam_policy_document.lambda_assume_role"]["statement"])
-    assert assume["actions"] == ["sts:AssumeRole"]
-    assert single(assume["principals"]) == {
-        "type": "Service",
-        "identifiers": ["lambda.amazonaws.com"],
-    }
-    assert role["assume_role_policy"] == ref("data.aws_iam_policy_document.lambda_assume_role.json")
-    attachments = {
-        k: v for k, v in stack.resources.items() if k.startswith("aws_iam_role_policy_attachment.")
-    }
-    assert [a["policy_arn"] for a in attachments.values()] == [
-        "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
-    ]
-    inline = {k: v for k, v in stack.resources.items() if k.startswith("aws_iam_role_policy.")}
-    if stack.auth == "iam":
-        assert inline == {}
-        assert not any("secretsmanager" in k for k in stack.data)
-        return
-    (policy,) = inline.values()
-    assert policy["role"] == ref("aws_iam_role.function.id")
-    assert policy["policy"] == ref("data.aws_iam_policy_document.read_database_secret.json")
-    statement = single(stack.data["aws_iam_policy_document.read_database_secret"]["statement"])
-    assert statement["actions"] == ["secretsmanager:GetSecretValue"]
-    assert statement["resources"] == [ref("aws_secretsmanager_secret.database_user.arn")]
-    assert statement.get("effect", "Allow") == "Allow"
-    assert "*" not in json.dumps(statement)
 
 
 def test_http_api(stack: Stack) -> None:
