@@ -36,7 +36,9 @@ AWKWARD = {
 
 COMMON_FILES = {
     "README.md",
+    "alarms.tf",
     "api.tf",
+    "atlas_alert.tf",
     "cluster.tf",
     "database_user.tf",
     "function.tf",
@@ -65,7 +67,6 @@ CONCERNS: dict[str, set[str]] = {
     "cluster.tf": {"data mongodbatlas_advanced_cluster.atlas"},
     "database_user.tf": {"resource mongodbatlas_database_user.function"},
     "function.tf": {
-        "data aws_partition.current",
         "data aws_iam_policy_document.lambda_assume_role",
         "resource aws_iam_role.function",
         "resource aws_iam_role_policy_attachment.vpc_access",
@@ -91,7 +92,6 @@ CONCERNS: dict[str, set[str]] = {
         "data mongodbatlas_advanced_cluster.private_endpoint",
     },
     "network_peering.tf": {
-        "data aws_caller_identity.current",
         "data mongodbatlas_network_containers.aws",
         "resource terraform_data.atlas_container_choice",
         "resource mongodbatlas_network_container.atlas",
@@ -125,8 +125,22 @@ CONCERNS: dict[str, set[str]] = {
         "resource aws_vpc_security_group_egress_rule.function_to_secretsmanager",
         "resource aws_vpc_endpoint.secretsmanager",
     },
+    "function_alias.tf": {"resource aws_lambda_alias.live"},
+    "function_provisioned.tf": {"resource aws_lambda_provisioned_concurrency_config.live"},
+    "alarms.tf": {
+        "data aws_iam_policy_document.alarms_key",
+        "resource aws_kms_key.alarms",
+        "resource aws_kms_alias.alarms",
+        "resource aws_sns_topic.alarms",
+        "resource aws_sns_topic_subscription.alarm_email",
+        "resource aws_cloudwatch_metric_alarm.errors",
+        "resource aws_cloudwatch_metric_alarm.throttles",
+        "resource aws_cloudwatch_metric_alarm.duration",
+        "resource aws_cloudwatch_metric_alarm.connections_created",
+    },
+    "atlas_alert.tf": {"resource mongodbatlas_alert_configuration.connections"},
     "outputs.tf": set(),
-    "providers.tf": set(),
+    "providers.tf": {"data aws_caller_identity.current", "data aws_partition.current"},
     "variables.tf": set(),
     "versions.tf": set(),
 }
@@ -137,6 +151,9 @@ MODE_WORDS = {
     "nat": ("nat_gateway", "aws_eip", "internet_gateway"),
     "password": ("password", "secretsmanager", "Secrets Manager", "SCRAM"),
     "iam": ("$external", "aws_iam_type", "MONGODB-AWS"),
+    "snapstart": ("snap_start", "SnapStart"),
+    "provisioned": ("provisioned_concurren", "provisioned concurrency"),
+    "alias": ("aws_lambda_alias", "publish =", "alias `live`"),
 }
 OPEN = ("0.0.0.0/0", "::/0")
 CLUSTER_READS = re.compile(r"data\.mongodbatlas_advanced_cluster\.(\w+)\.(\w+)")
@@ -157,8 +174,16 @@ class Stack(RenderedStack):
         return self.project / "infra" / "terraform"
 
     @property
+    def cold(self) -> str:
+        return self.answer("cold_start")
+
+    @property
     def files(self) -> set[str]:
         files = COMMON_FILES | {NETWORK_FILE[self.network]}
+        if self.cold != "on_demand":
+            files.add("function_alias.tf")
+        if self.cold == "provisioned":
+            files.add("function_provisioned.tf")
         return files | ({"database_secret.tf"} if self.auth == "password" else set())
 
     @cached_property
@@ -291,8 +316,11 @@ def test_one_file_per_concern(stack: Stack) -> None:
         assert stack.declared_in(name) == CONCERNS[name], name
     other_networks = set(NETWORK_FILE) - {stack.network}
     other_auth = {"iam", "password"} - {stack.auth}
+    other_cold = {"snapstart", "provisioned"} - {stack.cold}
+    if stack.cold == "on_demand":
+        other_cold.add("alias")
     text = "\n".join(stack.texts.values())
-    for mode in other_networks | other_auth:
+    for mode in other_networks | other_auth | other_cold:
         for word in MODE_WORDS[mode]:
             assert word not in text, (mode, word)
 
@@ -384,7 +412,10 @@ def test_variables(stack: Stack) -> None:
         "lambda_timeout_s",
         "reserved_concurrency",
         "log_retention_days",
+        "alarm_email",
     }
+    if stack.cold == "provisioned":
+        expected.add("provisioned_concurrency")
     expected |= {
         "private_endpoint": {"atlas_private_endpoint_service_id"},
         "peering": {"new_atlas_container_cidr"},
@@ -403,6 +434,11 @@ def test_variables(stack: Stack) -> None:
     assert stack.variables["name"]["default"] == stack.project.name
     for name in ("lambda_memory_mb", "lambda_timeout_s", "reserved_concurrency"):
         assert stack.variables[name]["default"] == int(stack.answer(name)), name
+    assert stack.variables["alarm_email"]["default"] == ""
+    if stack.cold == "provisioned":
+        # cookiecutter.json derives the prompt's default: 2 with cold_start=provisioned.
+        answer = stack.answers.get("provisioned_concurrency", 2)
+        assert stack.variables["provisioned_concurrency"]["default"] == int(answer)
 
 
 def test_reserved_concurrency_bound_is_the_connection_budget(stack: Stack) -> None:
@@ -837,6 +873,9 @@ def test_function_settings(stack: Stack) -> None:
         # Contract 1: the timeout the function really has.
         "FUNCTION_TIMEOUT_S": ref("var.lambda_timeout_s"),
         "AWS_STS_REGIONAL_ENDPOINTS": "regional",
+        # Contract D: Powertools' service and metrics namespace = the stack's name.
+        "POWERTOOLS_SERVICE_NAME": ref("var.name"),
+        "POWERTOOLS_METRICS_NAMESPACE": ref("var.name"),
     }
     if stack.auth == "password":
         expected["MONGODB_SECRET_ARN"] = ref("aws_secretsmanager_secret.database_user.arn")
@@ -854,7 +893,9 @@ def test_http_api(stack: Stack) -> None:
     assert integration["api_id"] == ref("aws_apigatewayv2_api.http.id")
     assert integration["integration_type"] == "AWS_PROXY"
     assert integration["payload_format_version"] == "2.0"
-    assert integration["integration_uri"] == ref("aws_lambda_function.api.invoke_arn")
+    # Contract A: with SnapStart or provisioned concurrency, the API invokes the alias live.
+    target = "aws_lambda_function.api" if stack.cold == "on_demand" else "aws_lambda_alias.live"
+    assert integration["integration_uri"] == ref(f"{target}.invoke_arn")
     # Contract 3: one route, $default; the handler answers 404/405 itself.
     routes = {k: v for k, v in stack.resources.items() if k.startswith("aws_apigatewayv2_route.")}
     assert list(routes) == ["aws_apigatewayv2_route.default"]
@@ -870,24 +911,30 @@ def test_http_api(stack: Stack) -> None:
     permission = stack.resource("aws_lambda_permission.api")
     assert permission["principal"] == "apigateway.amazonaws.com"
     assert permission["function_name"] == ref("aws_lambda_function.api.function_name")
+    if stack.cold == "on_demand":
+        assert "qualifier" not in permission
+    else:
+        assert permission["qualifier"] == ref("aws_lambda_alias.live.name")
     assert permission["source_arn"] == "${aws_apigatewayv2_api.http.execution_arn}/*/*"
 
 
 def test_api_throttling_is_sane_without_reservation(stack: Stack) -> None:
     """Throttled to the reserved concurrency; with 0 (reserve nothing), to the budget's maximum."""
     budget = max_containers(stack.answers)
-    assert stack.locals["api_burst_limit"] == (
+    assert stack.locals["max_containers"] == (
         f"${{var.reserved_concurrency > 0 ? var.reserved_concurrency : {budget}}}"
     )
     throttling = single(stack.resource("aws_apigatewayv2_stage.default")["default_route_settings"])
     assert throttling == {
-        "throttling_burst_limit": ref("local.api_burst_limit"),
-        "throttling_rate_limit": ref("local.api_burst_limit * 10"),
+        "throttling_burst_limit": ref("local.max_containers"),
+        "throttling_rate_limit": ref("local.max_containers * 10"),
     }
 
 
 def test_outputs(stack: Stack) -> None:
-    expected = {"api_url", "function_name", "function_role_arn"}
+    expected = {"api_url", "function_name", "function_role_arn", "alarm_topic_arn"}
+    if stack.cold != "on_demand":
+        expected.add("function_alias_arn")
     expected |= {
         "private_endpoint": {"atlas_vpc_endpoint_id", "atlas_private_endpoint_service_id"},
         "peering": {"vpc_peering_connection_id", "atlas_cidr"},
@@ -925,7 +972,7 @@ def test_readme_walks_a_first_deploy(stack: Stack) -> None:
     readme = stack.readme
     deploy = readme.split("## Deploy", 1)[1].split("\n## ", 1)[0]
     steps = [int(n) for n in re.findall(r"^(\d+)\. \*\*", deploy, re.MULTILINE)]
-    assert steps == list(range(1, 11))
+    assert steps == list(range(1, 12))
     for text in (
         "Terraform 1.11 or newer",
         "MONGODB_ATLAS_PUBLIC_API_KEY",
@@ -949,6 +996,35 @@ def test_readme_walks_a_first_deploy(stack: Stack) -> None:
     described = stack.files - {"README.md", "outputs.tf", "providers.tf", "variables.tf"}
     for name in described - {"versions.tf"}:
         assert f"- `{name}`" in readme, name
+
+
+def test_readme_says_how_containers_start_and_what_cloudwatch_and_atlas_show(
+    stack: Stack,
+) -> None:
+    """Issue 13: each mode's cost, effect on connections and when to choose it; issue 14: what
+    a user sees, with the thresholds this render's defaults give the alarms."""
+    readme = stack.readme
+    mode = readme.split("## How new containers start: ", 1)[1].split("\n## ", 1)[0]
+    assert mode.startswith(stack.cold.replace("_", " ") + "\n")
+    if stack.cold != "on_demand":
+        for part in ("**Connections:**", "**Costs:**", "**Choose it**"):
+            assert part in mode, part
+    seen = readme.split("## What you see in CloudWatch and Atlas", 1)[1].split("\n## ", 1)[0]
+    containers = int(stack.answer("reserved_concurrency")) or max_containers(stack.answers)
+    timeout_ms = int(stack.answer("lambda_timeout_s")) * 1000
+    headroom = int(DEFAULTS["_connection_headroom"] * 100)
+    for text in (
+        "`ConnectionsCreated`",
+        "`ColdStart`",
+        "`<name>-errors`",
+        "`<name>-throttles`",
+        f"`<name>-duration` | `AWS/Lambda` `Duration`, p99 | > {timeout_ms * 8 // 10} ms",
+        f"`<name>-connections-created` | `{stack.project.name}` `ConnectionsCreated`, "
+        f"`service` = `<name>` | Sum > {6 * containers} in 5 minutes",
+        f'"Connections % of configured\nlimit" above {headroom} (`CONNECTIONS_PERCENT`',
+        "`alarm_email`",
+    ):
+        assert text in seen, text
 
 
 def test_readme_says_what_can_go_wrong(stack: Stack) -> None:

@@ -22,6 +22,18 @@ from tfstub.schema import block_type, providers
 from tfstub.schema_check import check
 
 TERRAFORM = [answers for answers in SUPPORTED if answers["iac_tool"] == "terraform"]
+# SUPPORTED holds snapstart with nat and provisioned with private_endpoint: the other
+# cold-start x network pairs (each file choice of function_alias.tf and
+# function_provisioned.tf beside each network file), here only.
+COLD_START_PAIRS = [
+    combination("password", "peering", "terraform", "sharded", cold_start="snapstart"),
+    combination("iam", "private_endpoint", "terraform", "replica_set", cold_start="snapstart"),
+    combination(
+        "iam", "nat", "terraform", "replica_set", atlas_tier="FLEX", cold_start="provisioned"
+    ),
+    combination("password", "peering", "terraform", "replica_set", cold_start="provisioned"),
+]
+assert not any(pair in TERRAFORM for pair in COLD_START_PAIRS)
 # The base for planted errors: all three providers, the most resources.
 PLANTED_BASE = combination("password", "private_endpoint", "terraform", "sharded")
 
@@ -56,7 +68,7 @@ def explain(result: Result) -> str:
 # ---------------------------------------------------------------- every rendering
 
 
-@pytest.mark.parametrize("answers", TERRAFORM, ids=combination_id)
+@pytest.mark.parametrize("answers", TERRAFORM + COLD_START_PAIRS, ids=combination_id)
 def test_terraform_validates_and_plans(
     answers: dict[str, Any], render_once: Render, offline_terraform: OfflineTerraform
 ) -> None:
@@ -508,7 +520,7 @@ def test_providers_terraform_starts_itself_work_too(
 # ---------------------------------------------------------------- schema check
 
 
-@pytest.mark.parametrize("answers", TERRAFORM, ids=combination_id)
+@pytest.mark.parametrize("answers", TERRAFORM + COLD_START_PAIRS, ids=combination_id)
 def test_schema_check_finds_nothing_in_a_rendering(
     answers: dict[str, Any], render_once: Render
 ) -> None:
@@ -547,6 +559,18 @@ resource "aws_lambda_function" "planted" {
   logging_config {
     log_format = "JSON"
   }
+  dynamic "snap_start" {
+    for_each = ["PublishedVersions"]
+    content {
+      applies_on = snap_start.value
+    }
+  }
+  dynamic "snapstart" {
+    for_each = []
+    content {
+      apply_on = "PublishedVersions"
+    }
+  }
 }
 
 resource "aws_subnet" "planted" {
@@ -577,6 +601,10 @@ def test_schema_check_names_every_planted_problem_at_once(
         "aws_lambda_function.planted: vpc_config is a block, not an argument",
         "aws_lambda_function.planted.environment: unsupported argument variable",
         "aws_lambda_function.planted: at most 1 logging_config block",
+        # dynamic blocks: their content is checked like a block's
+        "aws_lambda_function.planted.snap_start: unsupported argument applies_on",
+        "aws_lambda_function.planted.snap_start: missing required argument apply_on",
+        "aws_lambda_function.planted: unsupported block snapstart",
         "ephemeral.random_password.planted: missing required argument length",
         "aws_vpc.planted.vpc_identifier: no attribute vpc_identifier",
         "connection_strings.private_endpoint[0].srv: no attribute srv",

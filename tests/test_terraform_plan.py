@@ -3,13 +3,17 @@
 `terraform plan -refresh=false` against the stub providers, with data sources answering
 what Atlas and AWS really show: which connection string reaches the function in each
 network mode, the one message a missing cluster gives, the reserved-concurrency bound,
-the network container lookup, an existing private endpoint service, and that no password
-reaches the plan. (tests/test_terraform_offline.py validates and plans every rendering
-with the stubs' placeholders; this module gives them realistic values.)
+the network container lookup, an existing private endpoint service, that no password
+reaches the plan; per cold_start what the API invokes (the function, or the alias live with
+SnapStart or provisioned concurrency) and the provisioned-concurrency bounds; the four
+alarms, their KMS-encrypted topic and its optional email; the Atlas connections alert.
+(tests/test_terraform_offline.py validates and plans every rendering with the stubs'
+placeholders; this module gives them realistic values.)
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from pathlib import Path
@@ -441,3 +445,393 @@ def test_no_password_reaches_the_plan(plan: Planner) -> None:
     version = resource(result, "aws_secretsmanager_secret_version.database_user")
     assert version is not None and version.get("secret_string_wo") is None
     assert version["secret_string_wo_version"] == 1
+
+
+# ---------------------------------------------------------------- cold starts (contracts A-C)
+
+SNAPSTART = combination("iam", "nat", "terraform", "replica_set", cold_start="snapstart")
+PROVISIONED = combination(
+    "password", "private_endpoint", "terraform", "sharded", cold_start="provisioned"
+)
+COLD_STARTS = {"on_demand": NAT, "snapstart": SNAPSTART, "provisioned": PROVISIONED}
+
+
+def references(result: Result, address: str, attribute: str) -> list[str]:
+    """What Terraform says one argument of a resource (or output) refers to."""
+    assert result.plan is not None, explain(result)
+    module = result.plan["configuration"]["root_module"]
+    if address.startswith("output."):
+        expression = module["outputs"][address.removeprefix("output.")]["expression"]
+        return list(expression.get("references", []))
+    (item,) = [r for r in module["resources"] if r["address"] == address]
+    return list(item["expressions"].get(attribute, {}).get("references", []))
+
+
+@pytest.mark.parametrize("cold_start", list(COLD_STARTS))
+def test_cold_start_mode_decides_what_the_api_invokes(cold_start: str, plan: Planner) -> None:
+    """on_demand: the function itself, nothing published. snapstart and provisioned: each
+    apply publishes a version, the alias live follows it, and the API's integration and its
+    invoke permission target the alias; SnapStart on published versions, or provisioned
+    containers on the alias."""
+    result = plan(COLD_STARTS[cold_start])
+    assert result.ok, explain(result)
+    function = resource(result, "aws_lambda_function.api")
+    permission = resource(result, "aws_lambda_permission.api")
+    assert function is not None and permission is not None
+    alias = resource(result, "aws_lambda_alias.live")
+    provisioned = resource(result, "aws_lambda_provisioned_concurrency_config.live")
+    invoked = references(result, "aws_apigatewayv2_integration.function", "integration_uri")
+    assert result.plan is not None
+    outputs = result.plan["planned_values"]["outputs"]
+    if cold_start == "on_demand":
+        assert alias is None and provisioned is None
+        assert not function.get("publish")
+        assert function["snap_start"] == []
+        assert invoked[0] == "aws_lambda_function.api.invoke_arn"
+        assert permission["qualifier"] is None
+        assert "function_alias_arn" not in outputs
+        return
+    assert function["publish"] is True
+    assert alias is not None
+    assert (alias["name"], alias["function_name"]) == ("live", "atlas-lambda-service")
+    assert references(result, "aws_lambda_alias.live", "function_version")[0] == (
+        "aws_lambda_function.api.version"
+    )
+    assert invoked[0] == "aws_lambda_alias.live.invoke_arn"
+    assert permission["qualifier"] == "live"
+    assert permission["function_name"] == "atlas-lambda-service"
+    assert references(result, "output.function_alias_arn", "")[0] == "aws_lambda_alias.live.arn"
+    if cold_start == "snapstart":
+        assert function["snap_start"] == [{"apply_on": "PublishedVersions"}]
+        assert provisioned is None
+    else:
+        # SnapStart and provisioned concurrency exclude each other.
+        assert function["snap_start"] == []
+        assert provisioned is not None
+        assert provisioned["qualifier"] == "live"
+        assert provisioned["function_name"] == "atlas-lambda-service"
+        # The prompt's default (cookiecutter.json: 2 with cold_start=provisioned).
+        assert provisioned["provisioned_concurrent_executions"] == 2
+        assert references(
+            result, "aws_lambda_provisioned_concurrency_config.live", "qualifier"
+        ) == ["aws_lambda_alias.live.name", "aws_lambda_alias.live"]
+
+
+PROVISIONED_BUDGET = budget(PROVISIONED)
+# (reserved_concurrency, provisioned_concurrency, the error's detail or None)
+PROVISIONED_CASES: dict[str, tuple[int, float, str | None]] = {
+    "above reserved": (
+        5,
+        6,
+        "provisioned_concurrency (6) must be at most reserved_concurrency (5): Lambda provisions "
+        "containers out of the function's reserved ones.",
+    ),
+    "equal to reserved": (5, 5, None),
+    "reserved 0, the budget": (0, PROVISIONED_BUDGET, None),
+    "reserved 0, above the budget": (
+        0,
+        PROVISIONED_BUDGET + 1,
+        f"a whole number from 1 to {PROVISIONED_BUDGET}",
+    ),
+    "zero": (10, 0, f"a whole number from 1 to {PROVISIONED_BUDGET}"),
+    "a fraction": (10, 1.5, f"a whole number from 1 to {PROVISIONED_BUDGET}"),
+}
+
+
+@pytest.mark.parametrize("case", list(PROVISIONED_CASES))
+def test_provisioned_concurrency_bounds(case: str, plan: Planner) -> None:
+    """Contract C: 1 to the budget's maximum, and at most reserved_concurrency unless that is 0
+    (reserve nothing), refused at plan with one message naming both values."""
+    reserved, provisioned, error = PROVISIONED_CASES[case]
+    result = plan(PROVISIONED, reserved_concurrency=reserved, provisioned_concurrency=provisioned)
+    if error is not None:
+        assert not result.ok
+        (found,) = result.errors
+        assert found.address == "var.provisioned_concurrency"
+        assert error in found.detail, found.detail
+        return
+    assert result.ok, explain(result)
+    config = resource(result, "aws_lambda_provisioned_concurrency_config.live")
+    assert config is not None and config["provisioned_concurrent_executions"] == provisioned
+    function = resource(result, "aws_lambda_function.api")
+    assert function is not None
+    assert function["reserved_concurrent_executions"] == (reserved or -1)
+
+
+# ---------------------------------------------------------------- alarms (contracts D-F)
+
+ACCOUNT = "123456789012"  # tfstub's caller identity
+# alarm -> (namespace, metric, (statistic, extended statistic), operator, (of, in) periods)
+ALARMS: dict[str, tuple[str, str, tuple[str | None, str | None], str, tuple[int, int]]] = {
+    "errors": ("AWS/Lambda", "Errors", ("Sum", None), "GreaterThanOrEqualToThreshold", (1, 1)),
+    "throttles": (
+        "AWS/Lambda",
+        "Throttles",
+        ("Sum", None),
+        "GreaterThanOrEqualToThreshold",
+        (1, 1),
+    ),
+    "duration": ("AWS/Lambda", "Duration", (None, "p99"), "GreaterThanThreshold", (2, 3)),
+    "connections-created": (
+        "<name>",
+        "ConnectionsCreated",
+        ("Sum", None),
+        "GreaterThanThreshold",
+        (1, 1),
+    ),
+}
+# (answers, variables, the stack's name, ConnectionsCreated threshold, Duration threshold)
+ALARM_CASES: dict[str, tuple[Answers, dict[str, Any], str, float, float]] = {
+    "defaults": (NAT, {}, "atlas-lambda-service", 6 * 50, 15 * 1000 * 0.8),
+    # N = the budget's maximum when nothing is reserved.
+    "reserve nothing": (
+        NAT,
+        {"reserved_concurrency": 0, "lambda_timeout_s": 20},
+        "atlas-lambda-service",
+        6 * budget(NAT),
+        16000,
+    ),
+    "FLEX, reserve nothing": (
+        FLEX,
+        {"reserved_concurrency": 0},
+        "atlas-lambda-service",
+        6 * budget(FLEX),
+        12000,
+    ),
+    "another name, snapstart": (
+        SNAPSTART,
+        {"name": "orders-api", "reserved_concurrency": 7, "lambda_timeout_s": 3},
+        "orders-api",
+        42,
+        2400,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(ALARM_CASES))
+def test_four_alarms_notify_the_topic(case: str, plan: Planner) -> None:
+    answers, given, name, connections, duration = ALARM_CASES[case]
+    result = plan(answers, **given)
+    assert result.ok, explain(result)
+    assert result.plan is not None
+    alarms = {
+        r["address"]
+        for r in result.plan["planned_values"]["root_module"]["resources"]
+        if r["type"] == "aws_cloudwatch_metric_alarm"
+    }
+    assert alarms == {f"aws_cloudwatch_metric_alarm.{a.replace('-', '_')}" for a in ALARMS}
+    thresholds = {
+        "errors": 1,
+        "throttles": 1,
+        "duration": duration,
+        "connections-created": connections,
+    }
+    for alarm, (
+        namespace,
+        metric,
+        (statistic, extended),
+        operator,
+        (of, periods),
+    ) in ALARMS.items():
+        address = f"aws_cloudwatch_metric_alarm.{alarm.replace('-', '_')}"
+        values = resource(result, address)
+        assert values is not None
+        dimensions = {"FunctionName": name} if namespace == "AWS/Lambda" else {"service": name}
+        assert {
+            "alarm_name": values["alarm_name"],
+            "namespace": values["namespace"],
+            "metric_name": values["metric_name"],
+            "dimensions": values["dimensions"],
+            "statistic": values["statistic"],
+            "extended_statistic": values["extended_statistic"],
+            "period": values["period"],
+            "evaluation_periods": values["evaluation_periods"],
+            "datapoints_to_alarm": values["datapoints_to_alarm"],
+            "comparison_operator": values["comparison_operator"],
+            "threshold": values["threshold"],
+            "treat_missing_data": values["treat_missing_data"],
+        } == {
+            "alarm_name": f"{name}-{alarm}",
+            "namespace": namespace.replace("<name>", name),
+            "metric_name": metric,
+            "dimensions": dimensions,
+            "statistic": statistic,
+            "extended_statistic": extended,
+            "period": 300,
+            "evaluation_periods": periods,
+            "datapoints_to_alarm": of,
+            "comparison_operator": operator,
+            "threshold": thresholds[alarm],
+            "treat_missing_data": "notBreaching",
+        }, alarm
+        for actions in ("alarm_actions", "ok_actions"):
+            assert references(result, address, actions) == [
+                "aws_sns_topic.alarms.arn",
+                "aws_sns_topic.alarms",
+            ], (alarm, actions)
+    # Contract D: the function's metrics land where the ConnectionsCreated alarm looks.
+    env = environment(result)
+    assert (env["POWERTOOLS_SERVICE_NAME"], env["POWERTOOLS_METRICS_NAMESPACE"]) == (name, name)
+    # The key policy lets CloudWatch use the key for these alarms, and for no others.
+    key = resource(result, "aws_kms_key.alarms")
+    assert key is not None
+    (statement,) = [
+        s for s in json.loads(key["policy"])["Statement"] if s["Sid"] == "CloudWatchAlarmsPublish"
+    ]
+    pattern = statement["Condition"]["ArnLike"]["aws:SourceArn"]
+    assert pattern == f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:{name}-*"
+    for alarm in ALARMS:
+        arn = f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:{name}-{alarm}"
+        assert fnmatch.fnmatchcase(arn, pattern), arn
+    assert not fnmatch.fnmatchcase(
+        f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:other-errors", pattern
+    )
+    topic = resource(result, "aws_sns_topic.alarms")
+    assert topic is not None and topic["name"] == f"{name}-alarms"
+
+
+def test_alarm_topic_is_encrypted_with_its_own_rotated_key(plan: Planner) -> None:
+    """Contract E: CloudWatch cannot publish to a topic under the AWS-managed SNS key."""
+    result = plan(NAT)
+    assert result.ok, explain(result)
+    assert references(result, "aws_sns_topic.alarms", "kms_master_key_id") == [
+        "aws_kms_key.alarms.arn",
+        "aws_kms_key.alarms",
+    ]
+    key = resource(result, "aws_kms_key.alarms")
+    assert key is not None and key["enable_key_rotation"] is True
+    statements = {s["Sid"]: s for s in json.loads(key["policy"])["Statement"]}
+    assert set(statements) == {"AccountAdministersTheKey", "CloudWatchAlarmsPublish"}
+    admin = statements["AccountAdministersTheKey"]
+    assert admin["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    cloudwatch = statements["CloudWatchAlarmsPublish"]
+    assert cloudwatch["Effect"] == "Allow"
+    assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert sorted(cloudwatch["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert cloudwatch["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {
+            "aws:SourceArn": f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:atlas-lambda-service-*"
+        },
+    }
+    alias = resource(result, "aws_kms_alias.alarms")
+    assert alias is not None and alias["name"] == "alias/atlas-lambda-service-alarms"
+    assert references(result, "output.alarm_topic_arn", "")[0] == "aws_sns_topic.alarms.arn"
+
+
+# ---------------------------------------------------------------- alarm_email, Atlas alert (G)
+
+
+@pytest.mark.parametrize("email", ["", "ops@example.com"])
+def test_alarm_email_subscribes_and_atlas_mails_it(email: str, plan: Planner) -> None:
+    """An email: the topic subscribes it and Atlas mails it. None: no subscription, and Atlas
+    notifies the project's owners by email."""
+    result = plan(NAT, alarm_email=email) if email else plan(NAT)
+    assert result.ok, explain(result)
+    subscription = resource(result, "aws_sns_topic_subscription.alarm_email[0]")
+    alert = resource(result, "mongodbatlas_alert_configuration.connections")
+    assert alert is not None
+    (notification,) = alert["notification"]
+    assert (notification["delay_min"], notification["interval_min"]) == (0, 60)
+    if not email:
+        assert subscription is None
+        assert notification["type_name"] == "GROUP"
+        assert notification["roles"] == ["GROUP_OWNER"]
+        assert (notification["email_enabled"], notification["sms_enabled"]) == (True, False)
+        assert notification["email_address"] is None
+        return
+    assert subscription is not None
+    assert (subscription["protocol"], subscription["endpoint"]) == ("email", email)
+    assert references(result, "aws_sns_topic_subscription.alarm_email", "topic_arn")[0] == (
+        "aws_sns_topic.alarms.arn"
+    )
+    assert (notification["type_name"], notification["email_address"]) == ("EMAIL", email)
+    assert notification["roles"] is None
+
+
+@pytest.mark.parametrize(
+    "email", ["ops", "ops@example", "ops@example.com, dev@example.com", "ops@a@example.com"]
+)
+def test_alarm_email_must_be_one_address(email: str, plan: Planner) -> None:
+    result = plan(NAT, alarm_email=email)
+    assert not result.ok
+    (error,) = result.errors
+    assert error.address == "var.alarm_email"
+    assert error.detail.startswith("alarm_email must be empty or one email address")
+
+
+def test_atlas_alert_on_connections_percent(plan: Planner) -> None:
+    result = plan(PROVISIONED)
+    assert result.ok, explain(result)
+    alert = resource(result, "mongodbatlas_alert_configuration.connections")
+    assert alert is not None
+    assert (alert["project_id"], alert["event_type"], alert["enabled"]) == (
+        VARIABLES["atlas_project_id"],
+        "OUTSIDE_METRIC_THRESHOLD",
+        True,
+    )
+    # The share of the tier's limit the connection budget leaves room for.
+    headroom = int(DEFAULTS["_connection_headroom"] * 100)
+    assert headroom == 80
+    assert alert["metric_threshold_config"] == [
+        {
+            "metric_name": "CONNECTIONS_PERCENT",
+            "operator": "GREATER_THAN",
+            "threshold": headroom,
+            "units": "RAW",
+            "mode": "AVERAGE",
+        }
+    ]
+    assert alert["threshold_config"] == []
+
+
+# connection_strings.standard as Atlas shows it -> the host name prefix the alert matches
+HOST_CASES: dict[str, tuple[str | None, str | None]] = {
+    "cluster-named hosts": (
+        "mongodb://cluster0-shard-00-00.ab1cd.mongodb.net:27017,cluster0-shard-00-01.ab1cd"
+        ".mongodb.net:27017,cluster0-shard-00-02.ab1cd.mongodb.net:27017/?ssl=true&authSource="
+        "admin&replicaSet=atlas-ab1cd-shard-0",
+        "cluster0-shard-",
+    ),
+    "ac- hosts": (
+        "mongodb://ac-x1y2z3a-shard-00-00.ab1cd.mongodb.net:27017,ac-x1y2z3a-shard-00-01.ab1cd"
+        ".mongodb.net:27017/?ssl=true&authSource=admin&replicaSet=atlas-q9w8e7-shard-0",
+        "ac-x1y2z3a-shard-",
+    ),
+    "sharded: mongos": (
+        "mongodb://orders-eu-shard-00-00.ab1cd.mongodb.net:27016,orders-eu-shard-00-01.ab1cd"
+        ".mongodb.net:27016/?ssl=true&authSource=admin",
+        "orders-eu-shard-",
+    ),
+    "not shown yet": ("", None),
+    "null": (None, None),
+}
+
+
+@pytest.mark.parametrize("case", list(HOST_CASES))
+def test_atlas_alert_matches_this_clusters_hosts(case: str, plan: Planner) -> None:
+    """Host alerts match host names, not cluster names: the prefix comes from the standard
+    string; without one, no matcher (every cluster in the project), never a failed plan."""
+    standard, prefix = HOST_CASES[case]
+    result = plan(NAT, {"mongodbatlas_advanced_cluster": cluster(standard=standard)})
+    assert result.ok, explain(result)
+    alert = resource(result, "mongodbatlas_alert_configuration.connections")
+    assert alert is not None
+    expected = (
+        []
+        if prefix is None
+        else [{"field_name": "HOSTNAME", "operator": "STARTS_WITH", "value": prefix}]
+    )
+    assert alert["matcher"] == expected
+
+
+def test_flex_alert_matches_no_host_name(plan: Planner) -> None:
+    """Atlas documents no host names for Flex alerts: the alert covers the project."""
+    result = plan(
+        FLEX,
+        {"mongodbatlas_advanced_cluster": cluster(standard=HOST_CASES["cluster-named hosts"][0])},
+    )
+    assert result.ok, explain(result)
+    alert = resource(result, "mongodbatlas_alert_configuration.connections")
+    assert alert is not None and alert["matcher"] == []
+    assert alert["metric_threshold_config"][0]["metric_name"] == "CONNECTIONS_PERCENT"

@@ -171,10 +171,17 @@ def _check_body(
     for key, value in body.items():
         if key == "__is_block__" or key in meta:
             continue
-        if key == "dynamic" and _is_block_list(value):
+        if key == "dynamic" and _is_dynamic_list(value):
+            # python-hcl2 gives [{"<block name>": {for_each, content: [...]}}, ...].
             for entry in value:
                 for name, dynamic_body in entry.items():
                     if name == "__is_block__":
+                        continue
+                    if name in attributes:
+                        problems.append(f"{file}: {address}: {name} is an argument, not a block")
+                        continue
+                    if name not in block_types:
+                        problems.append(f"{file}: {address}: unsupported block {name}")
                         continue
                     dynamic.add(name)
                     content = _body(dynamic_body).get("content") or [{}]
@@ -218,6 +225,21 @@ def _check_body(
         for inner in blocks:
             problems += _check_body(file, f"{address}.{name}", nested["block"], inner, None)
     return problems
+
+
+def _is_dynamic_list(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(
+            isinstance(v, dict)
+            and all(
+                k == "__is_block__" or _is_block_list([b] if isinstance(b, dict) else b)
+                for k, b in v.items()
+            )
+            for v in value
+        )
+    )
 
 
 def _is_block_list(value: Any) -> bool:

@@ -1,5 +1,13 @@
+{%- set alias = cookiecutter.cold_start != "on_demand" -%}
 # The HTTP API in front of the function. One route, $default, sends every request to the function,
 # which answers 404 and 405 itself: a new route is a change to the handler alone.
+{%- if cookiecutter.cold_start == "snapstart" %}
+# It invokes the alias `live` (function_alias.tf), never $LATEST: SnapStart applies to published
+# versions only.
+{%- elif cookiecutter.cold_start == "provisioned" %}
+# It invokes the alias `live` (function_alias.tf), never $LATEST: the provisioned containers
+# belong to the alias.
+{%- endif %}
 
 resource "aws_apigatewayv2_api" "http" {
   name          = var.name
@@ -10,7 +18,7 @@ resource "aws_apigatewayv2_api" "http" {
 resource "aws_apigatewayv2_integration" "function" {
   api_id                 = aws_apigatewayv2_api.http.id
   integration_type       = "AWS_PROXY"
-  integration_uri        = aws_lambda_function.api.invoke_arn
+  integration_uri        = {% if alias %}aws_lambda_alias.live.invoke_arn{% else %}aws_lambda_function.api.invoke_arn{% endif %}
   payload_format_version = "2.0"
 }
 
@@ -25,12 +33,6 @@ resource "aws_cloudwatch_log_group" "api_access" {
   #checkov:skip=CKV_AWS_158:Access logs hold request metadata only; encrypted at rest with the CloudWatch Logs service key.
   name              = "/aws/apigateway/${var.name}"
   retention_in_days = var.log_retention_days
-}
-
-locals {
-  # Requests the API lets through at once: the reserved concurrency, or with 0 (reserve nothing)
-  # the most containers the {{ cookiecutter.atlas_tier }} connection budget allows.
-  api_burst_limit = var.reserved_concurrency > 0 ? var.reserved_concurrency : {{ cookiecutter.__max_reserved_concurrency }}
 }
 
 resource "aws_apigatewayv2_stage" "default" {
@@ -51,9 +53,10 @@ resource "aws_apigatewayv2_stage" "default" {
     })
   }
 
+  # Requests the API lets through at once: as many as the function has containers (function.tf).
   default_route_settings {
-    throttling_burst_limit = local.api_burst_limit
-    throttling_rate_limit  = local.api_burst_limit * 10
+    throttling_burst_limit = local.max_containers
+    throttling_rate_limit  = local.max_containers * 10
   }
 }
 
@@ -61,6 +64,9 @@ resource "aws_lambda_permission" "api" {
   statement_id  = "AllowHttpApiInvoke"
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.api.function_name
+{%- if alias %}
+  qualifier     = aws_lambda_alias.live.name
+{%- endif %}
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${aws_apigatewayv2_api.http.execution_arn}/*/*"
 }

@@ -1,6 +1,12 @@
+{%- set cold_start = cookiecutter.cold_start -%}
 # The function, its execution role and its log group.
 
-data "aws_partition" "current" {}
+locals {
+  # The most containers the function runs at once: the reserved concurrency, or with 0 (reserve
+  # nothing) the {{ cookiecutter.__max_reserved_concurrency }} containers the {{ cookiecutter.atlas_tier }} connection budget allows. The API's throttling
+  # (api.tf) and the ConnectionsCreated alarm (alarms.tf) derive from it.
+  max_containers = var.reserved_concurrency > 0 ? var.reserved_concurrency : {{ cookiecutter.__max_reserved_concurrency }}
+}
 
 data "aws_iam_policy_document" "lambda_assume_role" {
   statement {
@@ -52,6 +58,22 @@ resource "aws_lambda_function" "api" {
   timeout     = var.lambda_timeout_s
   # Caps containers, and so connections to Atlas. -1 reserves nothing (0 would stop the function).
   reserved_concurrent_executions = var.reserved_concurrency == 0 ? -1 : var.reserved_concurrency
+{%- if cold_start != "on_demand" %}
+
+  # Every apply that changes the function publishes a new version; the alias `live`
+  # (function_alias.tf) follows it, and the API invokes the alias.
+  publish = true
+{%- endif %}
+{%- if cold_start == "snapstart" %}
+
+  # SnapStart: Lambda runs INIT once when it publishes a version (importing, connecting
+  # nothing), snapshots it, and resumes new containers from that snapshot; the package's
+  # after-restore hooks re-seed what must differ per container. Python 3.12+, no provisioned
+  # concurrency, no EFS, ephemeral storage of at most 512 MB (the default used here).
+  snap_start {
+    apply_on = "PublishedVersions"
+  }
+{%- endif %}
 
   logging_config {
     log_format = "Text"
@@ -70,6 +92,10 @@ resource "aws_lambda_function" "api" {
       # The timeout the function really has: it bounds each invocation's database calls by it.
       FUNCTION_TIMEOUT_S         = var.lambda_timeout_s
       AWS_STS_REGIONAL_ENDPOINTS = "regional"
+      # Powertools: the service (the metrics' one dimension) and the metrics namespace, which the
+      # ConnectionsCreated alarm (alarms.tf) reads.
+      POWERTOOLS_SERVICE_NAME      = var.name
+      POWERTOOLS_METRICS_NAMESPACE = var.name
 {%- if cookiecutter.auth_mode == "password" %}
       # The secret with the database user's name and password.
       MONGODB_SECRET_ARN = aws_secretsmanager_secret.database_user.arn

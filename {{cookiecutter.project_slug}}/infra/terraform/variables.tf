@@ -132,6 +132,25 @@ variable "reserved_concurrency" {
     error_message = "reserved_concurrency must be 0 (reserve nothing) or a whole number from 1 to {{ cookiecutter.__max_reserved_concurrency }}: more containers would exceed the {{ cookiecutter.atlas_tier }} tier's connection budget."
   }
 }
+{%- if cookiecutter.cold_start == "provisioned" %}
+
+variable "provisioned_concurrency" {
+  description = "Containers Lambda keeps initialised, and connected to Atlas, on the alias live (billed while idle): 1 to {{ cookiecutter.__max_reserved_concurrency }}, and at most reserved_concurrency unless that is 0."
+  type        = number
+  default     = {{ cookiecutter.provisioned_concurrency | int }}
+
+  validation {
+    condition     = floor(var.provisioned_concurrency) == var.provisioned_concurrency && var.provisioned_concurrency >= 1 && var.provisioned_concurrency <= {{ cookiecutter.__max_reserved_concurrency }}
+    error_message = "provisioned_concurrency must be a whole number from 1 to {{ cookiecutter.__max_reserved_concurrency }}: more containers would exceed the {{ cookiecutter.atlas_tier }} tier's connection budget."
+  }
+
+  # Terraform 1.9+ lets a validation read another variable.
+  validation {
+    condition     = var.reserved_concurrency == 0 || var.provisioned_concurrency <= var.reserved_concurrency
+    error_message = "provisioned_concurrency (${var.provisioned_concurrency}) must be at most reserved_concurrency (${var.reserved_concurrency}): Lambda provisions containers out of the function's reserved ones."
+  }
+}
+{%- endif %}
 
 variable "log_retention_days" {
   description = "Days CloudWatch keeps the function's and the API's logs."
@@ -141,5 +160,18 @@ variable "log_retention_days" {
   validation {
     condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
     error_message = "log_retention_days must be a retention CloudWatch Logs accepts."
+  }
+}
+
+# ---------------------------------------------------------------- Alarms
+
+variable "alarm_email" {
+  description = "Email address for the alarms: the SNS topic subscribes it (AWS first sends a confirmation link) and the Atlas connection alert mails it. Empty: no subscription, and Atlas notifies the project owners."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.alarm_email == "" || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alarm_email))
+    error_message = "alarm_email must be empty or one email address, such as ops@example.com."
   }
 }
