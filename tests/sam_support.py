@@ -354,6 +354,9 @@ class Evaluation:
             return any(self.condition(item) for item in argument)
         if function == "Condition":
             return self.condition(self.template["Conditions"][argument])
+        if function == "Fn::Contains":  # Rules only: a string among a list of strings
+            strings, string = argument
+            return str(self.value(string)) in {str(self.value(item)) for item in strings}
         raise ValueError(f"not a condition: {expression}")
 
     def value(self, node: Any) -> Any:

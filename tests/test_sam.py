@@ -9,6 +9,9 @@ deploy-time parameters (reserved concurrency, an existing endpoint service, the 
 string) for what CloudFormation would deploy with them. The SAM CLI itself (`sam validate
 --lint`, `sam build`, the extensions' `sam deploy` settings) runs offline on one render per
 network mode. checkov runs once over every render.
+
+Cold starts (snapstart, provisioned) and the alarms and Atlas alert are read from the same
+renders and their SAM transform: no extra render or SAM CLI run.
 """
 
 from __future__ import annotations
@@ -51,20 +54,20 @@ ALL_ATLAS_TYPES = {
     "MongoDB::Atlas::NetworkPeering",
     "MongoDB::Atlas::PrivateEndpointService",
     "MongoDB::Atlas::PrivateEndpointAWS",
+    "MongoDB::Atlas::AlertConfiguration",
 }
+# Every rendering: the database user and the connections alert.
+ATLAS_TYPES_ALWAYS = {"MongoDB::Atlas::DatabaseUser", "MongoDB::Atlas::AlertConfiguration"}
 ATLAS_TYPES_BY_MODE = {
-    "private_endpoint": {
-        "MongoDB::Atlas::DatabaseUser",
-        "MongoDB::Atlas::PrivateEndpointService",
-        "MongoDB::Atlas::PrivateEndpointAWS",
-    },
-    "peering": {
-        "MongoDB::Atlas::DatabaseUser",
+    "private_endpoint": ATLAS_TYPES_ALWAYS
+    | {"MongoDB::Atlas::PrivateEndpointService", "MongoDB::Atlas::PrivateEndpointAWS"},
+    "peering": ATLAS_TYPES_ALWAYS
+    | {
         "MongoDB::Atlas::NetworkContainer",
         "MongoDB::Atlas::NetworkPeering",
         "MongoDB::Atlas::ProjectIpAccessList",
     },
-    "nat": {"MongoDB::Atlas::DatabaseUser", "MongoDB::Atlas::ProjectIpAccessList"},
+    "nat": ATLAS_TYPES_ALWAYS | {"MongoDB::Atlas::ProjectIpAccessList"},
 }
 OPEN = ("0.0.0.0/0", "::/0")
 
@@ -79,6 +82,15 @@ class Stack(RenderedStack):
     @property
     def topology(self) -> str:
         return self.answer("cluster_topology")
+
+    @property
+    def cold_start(self) -> str:
+        return self.answer("cold_start")
+
+    @property
+    def provisioned_default(self) -> int:
+        """The prompt's provisioned_concurrency (cookiecutter.json: 2 with provisioned)."""
+        return int(self.answers.get("provisioned_concurrency", 2))
 
     @property
     def max_reserved(self) -> int:
@@ -344,7 +356,9 @@ def test_http_api_sends_every_request_to_the_function(stack: Stack) -> None:
     integration = route["x-amazon-apigateway-integration"]
     assert integration["type"] == "aws_proxy"
     assert integration["payloadFormatVersion"] == "2.0"
-    assert "${ApiFunction.Arn}" in integration["uri"]["Fn::Sub"]
+    # The function itself, or with a published version its alias (test_cold_start_resources).
+    target = "${ApiFunction.Arn}" if stack.cold_start == "on_demand" else "${ApiFunctionAliaslive}"
+    assert f"/functions/{target}/invocations" in integration["uri"]["Fn::Sub"]
     assert stack.props("HttpApi")["AccessLogSettings"]["DestinationArn"] == getatt(
         "HttpApiAccessLogGroup", "Arn"
     )
@@ -360,6 +374,322 @@ def _role_statements(transformed: sam.Template, role: str) -> list[dict[str, Any
         for policy in properties.get("Policies", [])
         for s in policy["PolicyDocument"]["Statement"]
     ]
+
+
+# ---------------------------------------------------------------- cold starts
+
+COLD_START_TEXT = {
+    "alias": ("AutoPublishAlias", "FunctionAliasArn"),
+    "snapstart": ("SnapStart", "PublishedVersions"),
+    "provisioned": ("ProvisionedConcurrency",),
+}
+
+
+def _of_type(template: sam.Template, resource_type: str) -> dict[str, Any]:
+    return {n: r for n, r in template["Resources"].items() if r["Type"] == resource_type}
+
+
+def test_cold_start_resources(stack: Stack) -> None:
+    """Contracts A-C in what CloudFormation receives (the SAM transform's output).
+
+    snapstart and provisioned publish a version and point the alias `live` at it; the HTTP
+    API's integration and its invoke permission target the alias. SnapStart applies to
+    published versions; provisioned concurrency sits on the alias. on_demand has none of it,
+    and no mode's render carries another mode's words.
+    """
+    transformed = stack.transformed
+    function = transformed["Resources"]["ApiFunction"]["Properties"]
+    versions = _of_type(transformed, "AWS::Lambda::Version")
+    aliases = _of_type(transformed, "AWS::Lambda::Alias")
+    (permission,) = _of_type(transformed, "AWS::Lambda::Permission").values()
+    route = transformed["Resources"]["HttpApi"]["Properties"]["Body"]["paths"]["$default"]
+    uri = route["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"]["uri"]
+    text = stack.text
+    for mode, words in COLD_START_TEXT.items():
+        present = mode == stack.cold_start or (mode == "alias" and stack.cold_start != "on_demand")
+        for word in words:
+            assert (word in text) is present, (mode, word)
+    if stack.cold_start == "on_demand":
+        assert versions == aliases == {}
+        assert "SnapStart" not in function
+        assert uri == {
+            "Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31"
+            "/functions/${ApiFunction.Arn}/invocations"
+        }
+        assert permission["Properties"]["FunctionName"] == ref("ApiFunction")
+        assert "FunctionAliasArn" not in transformed["Outputs"]
+        return
+
+    (version_name,) = versions
+    assert versions[version_name]["Properties"]["FunctionName"] == ref("ApiFunction")
+    assert list(aliases) == ["ApiFunctionAliaslive"]
+    alias = aliases["ApiFunctionAliaslive"]["Properties"]
+    assert alias["Name"] == "live"
+    assert alias["FunctionName"] == ref("ApiFunction")
+    assert alias["FunctionVersion"] == getatt(version_name, "Version")
+    # The API invokes the alias (its Ref is the alias ARN), and may invoke nothing else.
+    assert uri == {
+        "Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31"
+        "/functions/${ApiFunctionAliaslive}/invocations"
+    }
+    assert permission["Properties"]["FunctionName"] == ref("ApiFunctionAliaslive")
+    assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    assert transformed["Outputs"]["FunctionAliasArn"]["Value"] == ref("ApiFunctionAliaslive")
+    if stack.cold_start == "snapstart":
+        assert function["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+        assert "ProvisionedConcurrencyConfig" not in alias
+    else:
+        assert "SnapStart" not in function
+        assert alias["ProvisionedConcurrencyConfig"] == {
+            "ProvisionedConcurrentExecutions": ref("ProvisionedConcurrency")
+        }
+        deployed = stack.deployed(ProvisionedConcurrency=7).resources
+        config = deployed["ApiFunctionAliaslive"]["Properties"]["ProvisionedConcurrencyConfig"]
+        assert config == {"ProvisionedConcurrentExecutions": "7"}
+
+
+# (ProvisionedConcurrency, ReservedConcurrency) pairs and whether the rule lets them deploy.
+PROVISIONED_PAIRS = {
+    (2, 50): True,  # the defaults
+    (2, 2): True,
+    (10, 10): True,
+    (11, 11): True,
+    (600, 600): True,
+    (600, 0): True,  # nothing reserved: the account's unreserved pool provisions them
+    (1, 0): True,
+    (2, 1): False,
+    (7, 3): False,
+    (10, 9): False,
+    (11, 10): False,
+    (600, 1): False,
+}
+
+
+def test_provisioned_concurrency_parameter_and_rule(stack: Stack) -> None:
+    """Contract C: 1 to the budget's maximum, default the prompt's answer, and at most the
+    reserved concurrency when that is not 0: refused before anything is created.
+
+    Rules compare strings only, so the rule spells out every pair with a provisioned value up
+    to 10 and reserved values up to 10 under larger ones; Lambda refuses the rest itself.
+    """
+    parameters = stack.template["Parameters"]
+    rules = stack.template.get("Rules", {})
+    if stack.cold_start != "provisioned":
+        assert "ProvisionedConcurrency" not in parameters
+        assert "ProvisionedConcurrencyWithinReserved" not in rules
+        return
+    parameter = parameters["ProvisionedConcurrency"]
+    assert parameter == {
+        "Type": "Number",
+        "Description": parameter["Description"],
+        "Default": stack.provisioned_default,
+        "MinValue": 1,
+        "MaxValue": stack.max_reserved,
+    }
+    rule = rules["ProvisionedConcurrencyWithinReserved"]
+    (assertion,) = rule["Assertions"]
+    description = " ".join(assertion["AssertDescription"].split())
+    assert description.startswith("ProvisionedConcurrency must be at most ReservedConcurrency")
+    for (provisioned, reserved), allowed in PROVISIONED_PAIRS.items():
+        values = {"ProvisionedConcurrency": provisioned, "ReservedConcurrency": reserved}
+        broken = stack.deployed(**values).broken_rules()
+        assert broken == ([] if allowed else [assertion["AssertDescription"]]), values
+    # Exactly the pairs the comment promises: every one up to 10, ...
+    for provisioned in range(1, 11):
+        for reserved in range(0, 12):
+            values = {"ProvisionedConcurrency": provisioned, "ReservedConcurrency": reserved}
+            broken = bool(stack.deployed(**values).broken_rules())
+            assert broken == (0 < reserved < provisioned), values
+    # ... and a larger pair is Lambda's to refuse (README.md, "What can go wrong").
+    assert stack.deployed(ProvisionedConcurrency=30, ReservedConcurrency=20).broken_rules() == []
+
+
+# ---------------------------------------------------------------- alarms and the Atlas alert
+
+ALARMS = {
+    "ErrorsAlarm": "errors",
+    "ThrottlesAlarm": "throttles",
+    "DurationAlarm": "duration",
+    "ConnectionsCreatedAlarm": "connections-created",
+}
+FUNCTION_DIMENSION = [{"Name": "FunctionName", "Value": ref("ApiFunction")}]
+
+
+def _metric(stat: dict[str, Any]) -> tuple[str, str, list[dict[str, Any]], str, int]:
+    metric = stat["Metric"]
+    return (
+        metric["Namespace"],
+        metric["MetricName"],
+        metric["Dimensions"],
+        stat["Stat"],
+        stat["Period"],
+    )
+
+
+def test_alarms(stack: Stack) -> None:
+    """Contract F: the four alarms, each notifying the topic on ALARM and OK.
+
+    CloudFormation has no arithmetic, so the thresholds that depend on parameters are metric
+    math ratios: p99 duration in % of FunctionTimeout above 80 (> timeout x 1000 x 0.8 ms),
+    ConnectionsCreated per container above 6 (> 6 x N, N = ReservedConcurrency or, with 0,
+    the budget's maximum). Checked as CloudFormation deploys them for several values.
+    """
+    alarms = _of_type(stack.template, "AWS::CloudWatch::Alarm")
+    assert set(alarms) == set(ALARMS)
+    for name, concern in ALARMS.items():
+        alarm = alarms[name]["Properties"]
+        assert alarm["AlarmName"] == {"Fn::Sub": f"${{AWS::StackName}}-{concern}"}
+        assert alarm["AlarmActions"] == alarm["OKActions"] == [ref("AlarmTopic")]
+        assert alarm["TreatMissingData"] == "notBreaching"
+        assert "Condition" not in alarms[name]
+
+    def plain(name: str) -> tuple[Any, ...]:
+        a = alarms[name]["Properties"]
+        return (
+            a["Namespace"],
+            a["MetricName"],
+            a["Dimensions"],
+            a["Statistic"],
+            a["Period"],
+            a["EvaluationPeriods"],
+            a["DatapointsToAlarm"],
+            a["ComparisonOperator"],
+            a["Threshold"],
+        )
+
+    once = (300, 1, 1, "GreaterThanOrEqualToThreshold", 1)
+    assert plain("ErrorsAlarm") == ("AWS/Lambda", "Errors", FUNCTION_DIMENSION, "Sum", *once)
+    assert plain("ThrottlesAlarm") == ("AWS/Lambda", "Throttles", FUNCTION_DIMENSION, "Sum", *once)
+
+    duration = alarms["DurationAlarm"]["Properties"]
+    stat, ratio = duration["Metrics"]
+    assert stat["ReturnData"] is False and ratio["ReturnData"] is True
+    assert _metric(stat["MetricStat"]) == ("AWS/Lambda", "Duration", FUNCTION_DIMENSION, "p99", 300)
+    assert (duration["EvaluationPeriods"], duration["DatapointsToAlarm"]) == (3, 2)
+    assert (duration["ComparisonOperator"], duration["Threshold"]) == ("GreaterThanThreshold", 80)
+
+    connections = alarms["ConnectionsCreatedAlarm"]["Properties"]
+    stat, ratio = connections["Metrics"]
+    assert stat["ReturnData"] is False and ratio["ReturnData"] is True
+    service = [{"Name": "service", "Value": ref("AWS::StackName")}]
+    assert _metric(stat["MetricStat"]) == (
+        ref("AWS::StackName"),  # POWERTOOLS_METRICS_NAMESPACE
+        "ConnectionsCreated",
+        service,  # POWERTOOLS_SERVICE_NAME
+        "Sum",
+        300,
+    )
+    assert (connections["EvaluationPeriods"], connections["DatapointsToAlarm"]) == (1, 1)
+    assert (connections["ComparisonOperator"], connections["Threshold"]) == (
+        "GreaterThanThreshold",
+        6,
+    )
+
+    # What each alarm really compares, as deployed: the metric's own value against a bound.
+    for timeout in (int(stack.answer("lambda_timeout_s")), 3, 900):
+        deployed = stack.deployed(FunctionTimeout=timeout).resources["DurationAlarm"]
+        expression = deployed["Properties"]["Metrics"][1]["Expression"]
+        # 100 x p99 / (timeout x 1000) > 80  <=>  p99 > timeout x 1000 x 0.8 ms
+        assert expression == f"100 * duration / ({timeout} * 1000)"
+    for reserved in (int(stack.answer("reserved_concurrency")), 1, stack.max_reserved, 0):
+        deployed = stack.deployed(ReservedConcurrency=reserved).resources
+        expression = deployed["ConnectionsCreatedAlarm"]["Properties"]["Metrics"][1]["Expression"]
+        # Sum / N > 6  <=>  Sum > 6 x N, N = the reserved containers or the budget's maximum
+        assert expression == f"connections / {reserved or stack.max_reserved}"
+
+
+EMAIL = "ops@example.com"
+
+
+def test_alarm_topic(stack: Stack) -> None:
+    """Contract E: `<stack>-alarms`, encrypted with a rotated key CloudWatch may use for this
+    stack's alarms only; the email subscription exists only with AlarmEmail."""
+    key = stack.resources["AlarmTopicKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    statements = {s["Sid"]: s for s in key["KeyPolicy"]["Statement"]}
+    assert statements["AccountAdministersTheKey"]["Principal"] == {
+        "AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+    }
+    cloudwatch = statements["CloudWatchAlarmsPublish"]
+    assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert cloudwatch["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert cloudwatch["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")},
+        "ArnLike": {
+            "aws:SourceArn": {
+                "Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}"
+                ":alarm:${AWS::StackName}-*"
+            }
+        },
+    }
+    # Every alarm name falls under that ARN pattern.
+    for alarm in _of_type(stack.template, "AWS::CloudWatch::Alarm").values():
+        assert alarm["Properties"]["AlarmName"]["Fn::Sub"].startswith("${AWS::StackName}-")
+    topic = stack.props("AlarmTopic")
+    assert topic == {
+        "TopicName": {"Fn::Sub": "${AWS::StackName}-alarms"},
+        "KmsMasterKeyId": getatt("AlarmTopicKey", "Arn"),
+    }
+    assert stack.template["Outputs"]["AlarmTopicArn"]["Value"] == ref("AlarmTopic")
+
+    parameter = stack.template["Parameters"]["AlarmEmail"]
+    assert parameter["Type"] == "String" and parameter["Default"] == ""
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert pattern.fullmatch("") and pattern.fullmatch(EMAIL)
+    for bad in ("ops", "ops@example", "a@example.com,b@example.com", "ops @example.com"):
+        assert not pattern.fullmatch(bad), bad
+
+    assert "AlarmEmailSubscription" not in stack.deployed().resources
+    subscription = stack.deployed(AlarmEmail=EMAIL).resources["AlarmEmailSubscription"]
+    assert subscription["Properties"] == {
+        "TopicArn": ref("AlarmTopic"),
+        "Protocol": "email",
+        "Endpoint": EMAIL,
+    }
+
+
+def test_atlas_alert(stack: Stack) -> None:
+    """Contract G: CONNECTIONS_PERCENT above the budget's headroom, mailed to AlarmEmail or,
+    without one, to the project's owners. (The published schema: test_atlas_resources_...)"""
+    (name,) = sam.resources_of_type(stack.template, "MongoDB::Atlas::AlertConfiguration")
+    assert name == "AtlasConnectionsAlert"
+    headroom = int(DEFAULTS["_connection_headroom"] * 100)
+    assert headroom == 80
+
+    def alert(**values: Any) -> dict[str, Any]:
+        properties: dict[str, Any] = stack.deployed(**values).resources[name]["Properties"]
+        return properties
+
+    common = {
+        "Profile": "default",  # the AtlasProfile parameter's default
+        "ProjectId": ref("AtlasProjectId"),
+        "EventTypeName": "OUTSIDE_METRIC_THRESHOLD",
+        "MetricThreshold": {
+            "MetricName": "CONNECTIONS_PERCENT",
+            "Operator": "GREATER_THAN",
+            "Threshold": headroom,
+            "Units": "RAW",
+            "Mode": "AVERAGE",
+        },
+    }
+    every_hour = {"DelayMin": 0, "IntervalMin": 60}
+    assert alert(AlarmEmail=EMAIL) == {
+        **common,
+        "Notifications": [{"TypeName": "EMAIL", "EmailAddress": EMAIL, **every_hour}],
+    }
+    assert alert() == {
+        **common,
+        "Notifications": [
+            {
+                "TypeName": "GROUP",
+                "Roles": ["GROUP_OWNER"],
+                "EmailEnabled": True,
+                "SmsEnabled": False,
+                **every_hour,
+            }
+        ],
+    }
+    assert stack.template["Outputs"]["AtlasAlertConfigurationId"]["Value"] == getatt(name, "Id")
 
 
 # ---------------------------------------------------------------- database user
@@ -1123,6 +1453,35 @@ def test_readme_walks_through_the_first_deploy(stack: Stack) -> None:
         }[other] not in readme
 
 
+def test_readme_shows_cold_starts_alarms_and_the_alert(stack: Stack) -> None:
+    """What the chosen cold-start mode deploys, and what CloudWatch and Atlas show."""
+    readme = (stack.folder / "README.md").read_text(encoding="utf-8")
+    mode = readme.split("## How new containers start: ", 1)[1].split("\n## ", 1)[0]
+    assert mode.startswith(stack.cold_start.replace("_", " ") + "\n")
+    deploys = {
+        "on_demand": ["publishes no version"],
+        "snapstart": ["AutoPublishAlias: live", "SnapStart: ApplyOn: PublishedVersions"],
+        "provisioned": ["AutoPublishAlias: live", "ProvisionedConcurrencyConfig"],
+    }[stack.cold_start]
+    assert all(text in mode for text in deploys), deploys
+    for other in {"SnapStart", "ProvisionedConcurrency"} - {
+        {"snapstart": "SnapStart", "provisioned": "ProvisionedConcurrency"}.get(stack.cold_start)
+    }:
+        assert other not in readme, other
+
+    shows = readme.split("## What you see in CloudWatch and Atlas", 1)[1].split("\n## ", 1)[0]
+    for concern in ALARMS.values():
+        assert f"`<stack>-{concern}`" in shows, concern
+    reserved = int(stack.answer("reserved_concurrency"))
+    timeout_ms = int(stack.answer("lambda_timeout_s")) * 800
+    assert f"that is > {timeout_ms} ms" in shows
+    assert f"that is Sum > {6 * reserved}" in shows
+    assert "`CONNECTIONS_PERCENT`" in shows and "above 80" in shows
+    assert "no matcher" in shows  # the SRV string does not name the hosts
+    walk = readme.split("## Deploy, step by step", 1)[1].split("\n## ", 1)[0]
+    assert "atlas alerts settings enable" in walk  # Enabled is read-only in the schema
+
+
 def test_workflow(stack: Stack) -> None:
     path = stack.project / ".github" / "workflows" / "infra-sam.yml"
     text = path.read_text(encoding="utf-8")
@@ -1160,14 +1519,15 @@ def test_workflow(stack: Stack) -> None:
 
 # One render per network mode: `sam validate --lint` is the cfn-lint that runs above on every
 # render, and `sam build` depends on the network mode alone (the peering accepter). The three
-# still cover both auth modes, both topologies and FLEX.
+# still cover both auth modes, both topologies and the three cold-start modes (the last two
+# are SAM_COMBINATIONS renders, so the session renders nothing more for them).
 SAM_CLI_RENDERS = {
     "private_endpoint": combination(
         "password", "private_endpoint", "sam", "sharded", python_version="3.12",
         architecture="x86_64",
     ),
-    "peering": combination("iam", "peering", "sam", "replica_set"),
-    "nat": combination("password", "nat", "sam", "replica_set", atlas_tier="FLEX"),
+    "peering": combination("password", "peering", "sam", "replica_set", cold_start="snapstart"),
+    "nat": combination("iam", "nat", "sam", "replica_set", cold_start="provisioned"),
 }  # fmt: skip
 
 
@@ -1253,6 +1613,11 @@ def test_sam_build(sam_project: Stack) -> None:
         if sam_project.network == "peering"
         else {"ApiFunction"}
     )
+    # What the transform turns into the version, the alias and their settings (checked in
+    # test_cold_start_resources) reaches the built template unchanged.
+    written = {k: v for k, v in sam_project.props("ApiFunction").items() if k != "CodeUri"}
+    assert {k: v for k, v in api.items() if k != "CodeUri"} == written
+    assert ("AutoPublishAlias" in api) is (sam_project.cold_start != "on_demand")
 
 
 def test_sam_deploy_extensions_settings(sam_project: Stack) -> None:
