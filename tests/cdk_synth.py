@@ -2,10 +2,10 @@
 
 Usage: python cdk_synth.py JOBS.json RESULTS.json
 
-JOBS.json is a list of {"name", "project", "context"}. For each job the project's own
-``infra/cdk/cdk.json`` context is read (feature flags and defaults, as the CDK CLI passes
-it), ``context`` is laid over it, and ``app.build`` runs into
-``infra/cdk/cdk.out`` with the project's ``dist/lambda.zip``. Synthesis includes the
+JOBS.json is a list of {"name", "project", "context"} (and optionally "outdir"). For each
+job the project's own ``infra/cdk/cdk.json`` context is read (feature flags and defaults, as
+the CDK CLI passes it), ``context`` is laid over it, and ``app.build`` runs into ``outdir``
+(default ``infra/cdk/cdk.out``) with the project's ``dist/lambda.zip``. Synthesis includes the
 cdk-nag checks, which raise on any unacknowledged finding. RESULTS.json maps each name to
 {"ok", "error", "outdir", "seconds"}. Starting the CDK's JavaScript runtime costs seconds;
 a process that synthesizes many projects pays it once.
@@ -25,12 +25,11 @@ from typing import Any
 PROJECT_MODULES = ("app", "service_infra", "peering_accepter")
 
 
-def synthesize(project: Path, context: dict[str, Any]) -> Path:
+def synthesize(project: Path, context: dict[str, Any], outdir: Path) -> Path:
     from aws_cdk import App
 
     infra = project / "infra" / "cdk"
     merged = {**json.loads((infra / "cdk.json").read_text())["context"], **context}
-    outdir = infra / "cdk.out"
     for name in list(sys.modules):
         if name.split(".")[0] in PROJECT_MODULES:
             del sys.modules[name]
@@ -50,9 +49,9 @@ def main(jobs_file: str, results_file: str) -> int:
     for job in json.loads(Path(jobs_file).read_text()):
         started = time.monotonic()
         project = Path(job["project"])
-        outdir = project / "infra" / "cdk" / "cdk.out"
+        outdir = Path(job.get("outdir") or project / "infra" / "cdk" / "cdk.out")
         try:
-            synthesize(project, job["context"])
+            synthesize(project, job["context"], outdir)
             error = None
         except Exception as problem:
             report = outdir / "validation-report.json"

@@ -53,8 +53,13 @@ HOSTILE = combination(
     project_name='{% raw %}Ünïcode "q" {{ not jinja }} $(id) ;`x` \\{% endraw %}',
     database_name="données-ü&'x",
     aws_region="eu-west-1",
+    # Away from the defaults: the alarms' thresholds follow them (6 x N, 0.8 x the timeout).
+    reserved_concurrency="7",
+    lambda_timeout_s="29",
 )
 ALL = [*CDK_COMBOS, HOSTILE]
+SNAPSTART = next(c for c in CDK_COMBOS if c.get("cold_start") == "snapstart")
+PROVISIONED = next(c for c in CDK_COMBOS if c.get("cold_start") == "provisioned")
 PROJECT_ID = "0123456789abcdef01234567"
 # Contract 4: the SRV strings Atlas shows, one each network mode (and topology) reaches.
 URIS = {
@@ -63,19 +68,18 @@ URIS = {
     "-pl-N": "mongodb+srv://cluster0-pl-0.ab1cd.mongodb.net",
     "-pl-N-lb": "mongodb+srv://cluster0-pl-0-lb.ab1cd.mongodb.net",
 }
+# Every mode: the database user and the alert on the cluster's connections.
+EVERY_MODE = {"MongoDB::Atlas::DatabaseUser", "MongoDB::Atlas::AlertConfiguration"}
 ATLAS_TYPES = {
-    "private_endpoint": {
-        "MongoDB::Atlas::DatabaseUser",
-        "MongoDB::Atlas::PrivateEndpointService",
-        "MongoDB::Atlas::PrivateEndpointAWS",
-    },
-    "peering": {
-        "MongoDB::Atlas::DatabaseUser",
+    "private_endpoint": EVERY_MODE
+    | {"MongoDB::Atlas::PrivateEndpointService", "MongoDB::Atlas::PrivateEndpointAWS"},
+    "peering": EVERY_MODE
+    | {
         "MongoDB::Atlas::ProjectIpAccessList",
         "MongoDB::Atlas::NetworkContainer",
         "MongoDB::Atlas::NetworkPeering",
     },
-    "nat": {"MongoDB::Atlas::DatabaseUser", "MongoDB::Atlas::ProjectIpAccessList"},
+    "nat": EVERY_MODE | {"MongoDB::Atlas::ProjectIpAccessList"},
 }
 EXTENSIONS_STACK = "mongodb-atlas-extensions"
 # The generated code that differs between combinations: checked once per distinct version.
@@ -106,11 +110,42 @@ def uri_for(combo: dict[str, Any]) -> str:
     return URIS["standard"]
 
 
+# alarmEmail for some combinations only: the others show what an empty one deploys.
+ALARM_EMAIL = "ops+alarms@example.com"
+
+
+def email_for(combo: dict[str, Any]) -> str:
+    return ALARM_EMAIL if combo is HOSTILE or combo is PROVISIONED else ""
+
+
 def context_for(combo: dict[str, Any]) -> dict[str, str]:
-    return {
+    context = {
         "atlasProjectId": PROJECT_ID,
         "atlasClusterName": "Cluster0",
         "mongodbUri": uri_for(combo),
+    }
+    if email_for(combo):
+        context["alarmEmail"] = email_for(combo)
+    return context
+
+
+def max_reserved(project: Path) -> int:
+    """MAX_RESERVED_CONCURRENCY of a rendered project: its tier's connection budget."""
+    settings = project / "infra" / "cdk" / "service_infra" / "settings.py"
+    found = re.search(r"^MAX_RESERVED_CONCURRENCY = (\d+)$", settings.read_text(), re.MULTILINE)
+    assert found, settings
+    return int(found[1])
+
+
+def provisioned_refused(project: Path) -> dict[str, dict[str, str]]:
+    """Provisioned concurrency the function cannot have, by job name: synthesis must refuse it."""
+    budget = max_reserved(project)
+    return {
+        "provisioned-over-reserved": {"reservedConcurrency": "3", "provisionedConcurrency": "4"},
+        "provisioned-over-budget": {
+            "reservedConcurrency": "0",
+            "provisionedConcurrency": str(budget + 1),
+        },
     }
 
 
@@ -171,6 +206,16 @@ def synthesize_all(
         for c in ALL
     ]
     jobs.append({"name": "mutant", "project": str(mutant), "context": context_for(CDK_COMBOS[0])})
+    provisioned = projects[combo_id(PROVISIONED)]
+    jobs += [
+        {
+            "name": name,
+            "project": str(provisioned),
+            "context": {**context_for(PROVISIONED), **overrides},
+            "outdir": str(root / name),
+        }
+        for name, overrides in provisioned_refused(provisioned).items()
+    ]
     processes = []
     for index in range(2):
         jobs_file = root / f"jobs{index}.json"
@@ -369,7 +414,9 @@ def test_every_acknowledgment_has_a_reason(combo: dict[str, Any], service: dict[
 
 
 # --- the function and its API --------------------------------------------------------------------
-def test_function_matches_the_answers(combo: dict[str, Any], service: dict[str, Any]) -> None:
+def test_function_matches_the_answers(
+    combo: dict[str, Any], service: dict[str, Any], projects: dict[str, Path]
+) -> None:
     _, function = main_function(service)
     props = function["Properties"]
     assert props["Runtime"] == f"python{combo.get('python_version', '3.13')}"
@@ -378,12 +425,16 @@ def test_function_matches_the_answers(combo: dict[str, Any], service: dict[str, 
     assert props["Timeout"] == int(combo.get("lambda_timeout_s", 15))
     assert props["ReservedConcurrentExecutions"] == int(combo.get("reserved_concurrency", 50))
     assert props["Code"]["S3Key"].endswith(".zip")
+    slug = projects[combo_id(combo)].name
+    assert props["FunctionName"] == slug  # what the alarms' FunctionName dimension shows
     variables = props["Environment"]["Variables"]
     expected = {
         "MONGODB_URI",
         "MONGODB_DATABASE",
         "FUNCTION_TIMEOUT_S",
         "AWS_STS_REGIONAL_ENDPOINTS",
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE",
     }
     if combo["auth_mode"] == "password":
         secret, _ = the_one(service, "AWS::SecretsManager::Secret")
@@ -395,6 +446,9 @@ def test_function_matches_the_answers(combo: dict[str, Any], service: dict[str, 
     # Contract 1: the function reads the timeout it really has.
     assert variables["FUNCTION_TIMEOUT_S"] == str(props["Timeout"])
     assert variables["AWS_STS_REGIONAL_ENDPOINTS"] == "regional"
+    # Contract D: the metrics' namespace and `service` dimension, which the alarm reads.
+    assert variables["POWERTOOLS_SERVICE_NAME"] == slug
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == slug
     subnets = {s["Ref"] for s in props["VpcConfig"]["SubnetIds"]}
     assert len(subnets) == 2
     assert all("PrivateSubnet" in s for s in subnets)
@@ -402,16 +456,28 @@ def test_function_matches_the_answers(combo: dict[str, Any], service: dict[str, 
     assert "FunctionSecurityGroup" in group["Fn::GetAtt"][0]
 
 
+def invoked(combo: dict[str, Any], service: dict[str, Any]) -> dict[str, Any]:
+    """What the API invokes: the function on demand, else its alias `live` (contract A)."""
+    if combo.get("cold_start", "on_demand") == "on_demand":
+        return {"Fn::GetAtt": [main_function(service)[0], "Arn"]}
+    return {"Ref": the_one(service, "AWS::Lambda::Alias")[0]}
+
+
 def test_one_default_route_sends_everything_to_the_function(
     combo: dict[str, Any], service: dict[str, Any]
 ) -> None:
     """Contract 3: the handler answers 404/405 itself; a new route is a handler change only."""
-    name, _ = main_function(service)
     _, route = the_one(service, "AWS::ApiGatewayV2::Route")
     assert route["Properties"]["RouteKey"] == "$default"
     integration_id, integration = the_one(service, "AWS::ApiGatewayV2::Integration")
     assert route["Properties"]["Target"]["Fn::Join"][1][1] == {"Ref": integration_id}
-    assert integration["Properties"]["IntegrationUri"] == {"Fn::GetAtt": [name, "Arn"]}
+    assert integration["Properties"]["IntegrationUri"] == invoked(combo, service)
+    (permission,) = [
+        p["Properties"]
+        for p in resources_of(service, "AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    ]
+    assert permission["FunctionName"] == invoked(combo, service)
     _, stage = the_one(service, "AWS::ApiGatewayV2::Stage")
     assert "DestinationArn" in stage["Properties"]["AccessLogSettings"]
     reserved = int(combo.get("reserved_concurrency", 50))
@@ -419,6 +485,58 @@ def test_one_default_route_sends_everything_to_the_function(
         "ThrottlingBurstLimit": min(reserved, 5000),
         "ThrottlingRateLimit": min(reserved * 10, 10000),
     }
+
+
+def test_cold_start_mode_deploys_its_resources_and_no_others(
+    combo: dict[str, Any], service: dict[str, Any]
+) -> None:
+    """on_demand: the function alone. snapstart and provisioned: a published version and the
+    alias `live` on it (contracts A-C), with SnapStart on published versions or provisioned
+    concurrency (the prompt's answer, cdk.json's default) on the alias."""
+    mode = combo.get("cold_start", "on_demand")
+    name, function = main_function(service)
+    versions = resources_of(service, "AWS::Lambda::Version")
+    aliases = resources_of(service, "AWS::Lambda::Alias")
+    snap_start = function["Properties"].get("SnapStart")
+    if mode == "on_demand":
+        assert (versions, aliases, snap_start) == ({}, {}, None)
+        assert "FunctionAliasArn" not in service["Outputs"]
+        return
+    ((version_id, version),) = versions.items()
+    assert version["Properties"]["FunctionName"] == {"Ref": name}
+    ((alias_id, alias),) = aliases.items()
+    props = alias["Properties"]
+    assert props["Name"] == "live"
+    assert props["FunctionName"] == {"Ref": name}
+    assert props["FunctionVersion"] == {"Fn::GetAtt": [version_id, "Version"]}
+    assert service["Outputs"]["FunctionAliasArn"]["Value"] == {"Ref": alias_id}
+    # Lambda refuses SnapStart and provisioned concurrency together.
+    if mode == "snapstart":
+        assert snap_start == {"ApplyOn": "PublishedVersions"}
+        assert "ProvisionedConcurrencyConfig" not in props
+    else:
+        assert snap_start is None
+        answer = int(combo.get("provisioned_concurrency", 2))
+        assert props.get("ProvisionedConcurrencyConfig") == {
+            "ProvisionedConcurrentExecutions": answer
+        }
+
+
+@pytest.mark.parametrize("job", ["provisioned-over-reserved", "provisioned-over-budget"])
+def test_impossible_provisioned_concurrency_stops_synthesis(
+    job: str, synthesized: dict[str, dict[str, Any]], projects: dict[str, Path]
+) -> None:
+    """Contract C: more than reserved (when reserved > 0), or beyond the tier's budget."""
+    result = synthesized[job]
+    assert not result["ok"]
+    assert "SettingsError: provisionedConcurrency=" in result["error"]
+    budget = max_reserved(projects[combo_id(PROVISIONED)])
+    expected = {
+        "provisioned-over-reserved": "provisionedConcurrency=4 exceeds reservedConcurrency=3",
+        "provisioned-over-budget": f"provisionedConcurrency={budget + 1}: choose 1-{budget}",
+    }
+    assert expected[job] in result["error"], result["error"]
+    assert not (Path(result["outdir"]) / "manifest.json").exists()
 
 
 # --- the network mode ----------------------------------------------------------------------------
@@ -591,6 +709,157 @@ def test_atlas_resources_match_the_published_schemas(service: dict[str, Any]) ->
                 assert attribute in top_level_read_only(resource_type), (path, value)
 
 
+# --- what CloudWatch and Atlas watch --------------------------------------------------------------
+ANSWERS = json.loads((TESTS.parent / "cookiecutter.json").read_text())
+
+
+def alarm_topic(service: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return the_one(service, "AWS::SNS::Topic")
+
+
+def test_four_alarms_watch_the_function_and_its_connections(
+    combo: dict[str, Any], service: dict[str, Any], projects: dict[str, Path]
+) -> None:
+    """Contract F: metric, statistic, window and threshold of each; ALARM and OK to the topic."""
+    slug = projects[combo_id(combo)].name
+    function, _ = main_function(service)
+    topic, _ = alarm_topic(service)
+    # N: the reserved containers (the answer; the budget's with none reserved).
+    containers = int(combo.get("reserved_concurrency", 50)) or max_reserved(
+        projects[combo_id(combo)]
+    )
+    timeout_ms = int(combo.get("lambda_timeout_s", 15)) * 1000
+    on_function = [{"Name": "FunctionName", "Value": {"Ref": function}}]
+    every_5_min = {"Period": 300, "EvaluationPeriods": 1, "DatapointsToAlarm": 1}
+    at_least_one = {"ComparisonOperator": "GreaterThanOrEqualToThreshold", "Threshold": 1}
+    expected = {
+        f"{slug}-errors": {
+            **{"Namespace": "AWS/Lambda", "MetricName": "Errors", "Statistic": "Sum"},
+            **{"Dimensions": on_function, **every_5_min, **at_least_one},
+        },
+        f"{slug}-throttles": {
+            **{"Namespace": "AWS/Lambda", "MetricName": "Throttles", "Statistic": "Sum"},
+            **{"Dimensions": on_function, **every_5_min, **at_least_one},
+        },
+        f"{slug}-duration": {
+            **{"Namespace": "AWS/Lambda", "MetricName": "Duration", "ExtendedStatistic": "p99"},
+            **{"Dimensions": on_function, "Period": 300},
+            **{"EvaluationPeriods": 3, "DatapointsToAlarm": 2},
+            **{"ComparisonOperator": "GreaterThanThreshold", "Threshold": timeout_ms * 0.8},
+        },
+        f"{slug}-connections-created": {
+            **{"Namespace": slug, "MetricName": "ConnectionsCreated", "Statistic": "Sum"},
+            **{"Dimensions": [{"Name": "service", "Value": slug}], **every_5_min},
+            **{"ComparisonOperator": "GreaterThanThreshold", "Threshold": 6 * containers},
+        },
+    }
+    alarms = {
+        body["Properties"]["AlarmName"]: body["Properties"]
+        for body in resources_of(service, "AWS::CloudWatch::Alarm").values()
+    }
+    assert set(alarms) == set(expected)
+    for name, props in alarms.items():
+        watched = {k: v for k, v in props.items() if k in expected[name]}
+        assert watched == expected[name], name
+        assert len(props["AlarmDescription"]) >= 40, name
+        assert props["TreatMissingData"] == "notBreaching", name
+        assert props["AlarmActions"] == props["OKActions"] == [{"Ref": topic}], name
+        assert not {"Statistic", "ExtendedStatistic"} <= set(props), name
+
+
+def test_the_alarm_topic_is_encrypted_with_its_own_key(
+    combo: dict[str, Any], service: dict[str, Any], projects: dict[str, Path]
+) -> None:
+    """Contract E: a customer-managed key CloudWatch may use for this project's alarms only."""
+    slug = projects[combo_id(combo)].name
+    region = combo.get("aws_region", "us-east-1")
+    topic, body = alarm_topic(service)
+    assert body["Properties"]["TopicName"] == f"{slug}-alarms"
+    key, key_body = the_one(service, "AWS::KMS::Key")
+    assert body["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key, "Arn"]}
+    assert key_body["Properties"]["EnableKeyRotation"] is True
+    alarms = (
+        f"arn:${{AWS::Partition}}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:{slug}-*"
+    )
+    from_the_alarms = {
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+        "ArnLike": {"aws:SourceArn": alarms},
+    }
+    cloudwatch = {"Service": "cloudwatch.amazonaws.com"}
+
+    def granted(statements: list[dict[str, Any]]) -> list[tuple[list[str], dict[str, Any]]]:
+        return [
+            (
+                sorted(as_list(s["Action"])),
+                {
+                    "StringEquals": s["Condition"]["StringEquals"],
+                    "ArnLike": {
+                        "aws:SourceArn": arn_text(
+                            s["Condition"]["ArnLike"]["aws:SourceArn"], region
+                        )
+                    },
+                },
+            )
+            for s in statements
+            if s["Effect"] == "Allow" and s["Principal"] == cloudwatch
+        ]
+
+    key_policy = key_body["Properties"]["KeyPolicy"]["Statement"]
+    assert granted(key_policy) == [(["kms:Decrypt", "kms:GenerateDataKey*"], from_the_alarms)]
+    _, topic_policy = the_one(service, "AWS::SNS::TopicPolicy")
+    assert topic_policy["Properties"]["Topics"] == [{"Ref": topic}]
+    statements = topic_policy["Properties"]["PolicyDocument"]["Statement"]
+    assert granted(statements) == [(["sns:Publish"], from_the_alarms)]
+    assert service["Outputs"]["AlarmTopicArn"]["Value"] == {"Ref": topic}
+
+
+def test_an_email_subscription_only_with_alarm_email(
+    combo: dict[str, Any], service: dict[str, Any]
+) -> None:
+    """Contract E: alarmEmail subscribes one address; empty (cdk.json's default), nobody."""
+    topic, _ = alarm_topic(service)
+    subscriptions = [
+        s["Properties"] for s in resources_of(service, "AWS::SNS::Subscription").values()
+    ]
+    if email_for(combo):
+        assert subscriptions == [
+            {"Protocol": "email", "Endpoint": email_for(combo), "TopicArn": {"Ref": topic}}
+        ]
+    else:
+        assert subscriptions == []
+
+
+def test_the_atlas_alert_watches_connections_against_the_tiers_limit(
+    combo: dict[str, Any], service: dict[str, Any]
+) -> None:
+    """Contract G: CONNECTIONS_PERCENT above the budget's headroom, mailed to alarmEmail or
+    else the project's owners. The published schema check covers the property names."""
+    alert_id, alert = the_one(service, "MongoDB::Atlas::AlertConfiguration")
+    props = alert["Properties"]
+    assert props["EventTypeName"] == "OUTSIDE_METRIC_THRESHOLD"
+    assert props["MetricThreshold"] == {
+        "MetricName": "CONNECTIONS_PERCENT",
+        "Operator": "GREATER_THAN",
+        "Threshold": int(ANSWERS["_connection_headroom"] * 100),
+        "Units": "RAW",
+        "Mode": "AVERAGE",
+    }
+    every_hour = {"DelayMin": 0, "IntervalMin": 60}
+    if email_for(combo):
+        notification = {"TypeName": "EMAIL", "EmailAddress": email_for(combo), **every_hour}
+    else:
+        notification = {
+            **{"TypeName": "GROUP", "Roles": ["GROUP_OWNER"]},
+            **{"EmailEnabled": True, "SmsEnabled": False, **every_hour},
+        }
+    assert props["Notifications"] == [notification]
+    # The CDK cannot derive the cluster's host names (README.md): no matcher, the whole project.
+    assert "Matchers" not in props
+    assert service["Outputs"]["AtlasAlertConfigurationId"]["Value"] == {
+        "Fn::GetAtt": [alert_id, "Id"]
+    }
+
+
 SAM_EXTENSIONS = (
     TESTS.parent / "{{cookiecutter.project_slug}}" / "infra" / "sam" / "atlas-extensions.yaml"
 )
@@ -683,9 +952,7 @@ def test_reserved_concurrency_budget_is_the_tiers(
     limit = answers["_tier_connection_limits"][combo["atlas_tier"]]
     per_container = answers["_connections_per_container_per_node"]
     budget = int(limit * answers["_connection_headroom"] // per_container)
-    settings = projects[combo_id(combo)] / "infra" / "cdk" / "service_infra" / "settings.py"
-    found = re.search(r"^MAX_RESERVED_CONCURRENCY = (\d+)$", settings.read_text(), re.MULTILINE)
-    assert found and int(found[1]) == budget, (found, budget)
+    assert max_reserved(projects[combo_id(combo)]) == budget
 
 
 # --- the generated code --------------------------------------------------------------------------
@@ -769,7 +1036,9 @@ def test_workflow_synthesizes_with_pinned_actions(
 # --- one construct per concern, chosen by file ------------------------------------------------
 COMMON_MODULES = {
     "__init__.py",
+    "alarms.py",
     "api.py",
+    "atlas_alert.py",
     "database_user.py",
     "extensions_stack.py",
     "function.py",
@@ -787,10 +1056,17 @@ def test_jinja_chooses_the_files_of_the_mode(
     expected = COMMON_MODULES | {f"network_{combo['network_mode']}.py"}
     if combo["auth_mode"] == "password":
         expected.add("database_secret.py")
+    cold_start = combo.get("cold_start", "on_demand")
+    if cold_start != "on_demand":
+        expected.add(f"cold_start_{cold_start}.py")
     assert {p.name for p in package.glob("*.py")} == expected
     code = "\n".join(p.read_text() for p in package.glob("*.py"))
     for other in {"nat", "peering", "private_endpoint"} - {combo["network_mode"]}:
         assert f"network_{other}" not in code, other
+    for other in {"snapstart", "provisioned"} - {cold_start}:
+        assert f"cold_start_{other}" not in code, other
+    assert ("SnapStartConf" in code) == (cold_start == "snapstart")
+    assert ("provisioned_concurrent_executions" in code) == (cold_start == "provisioned")
     assert ("aws_secretsmanager" in code) == (combo["auth_mode"] == "password")
 
 

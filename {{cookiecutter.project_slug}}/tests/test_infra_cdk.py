@@ -2,6 +2,7 @@
 {%- set auth = cookiecutter.auth_mode -%}
 {%- set network = cookiecutter.network_mode -%}
 {%- set sharded = cookiecutter.cluster_topology == "sharded" -%}
+{%- set cold_start = cookiecutter.cold_start -%}
 """The CDK app in infra/cdk synthesizes offline, and its stacks are wired as intended.
 
 Synthesis runs the cdk-nag AwsSolutions checks and fails on any finding that is neither
@@ -44,6 +45,9 @@ from service_infra.settings import (  # noqa: E402
     AWS_REGION,
     DATABASE_NAME,
     MAX_RESERVED_CONCURRENCY,
+{%- if cold_start == "provisioned" %}
+    PROVISIONED_CONCURRENCY,
+{%- endif %}
     RESERVED_CONCURRENCY,
     STACK_NAME,
     Settings,
@@ -227,6 +231,9 @@ def test_function_environment_is_the_documented_one(template: Template) -> None:
         "MONGODB_DATABASE": DATABASE_NAME,
         "FUNCTION_TIMEOUT_S": str(TIMEOUT_S),
         "AWS_STS_REGIONAL_ENDPOINTS": "regional",
+        # Powertools' metric namespace and `service` dimension: what the alarms read.
+        "POWERTOOLS_SERVICE_NAME": STACK_NAME,
+        "POWERTOOLS_METRICS_NAMESPACE": STACK_NAME,
     }
     # config.py bounds its waits by the timeout the function really has.
     assert variables["FUNCTION_TIMEOUT_S"] == str(body["Properties"]["Timeout"])
@@ -306,10 +313,14 @@ def test_secret_is_read_through_an_endpoint_only_the_function_reaches(
 
 
 # --- reserved concurrency: 0 (reserve nothing) up to the connection budget --------------------
+ALARM_EMAIL = "ops+alarms@example.com"
+
+
 @pytest.fixture(scope="module")
 def unreserved(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    """The service stack synthesized with reservedConcurrency=0."""
-    return synthesize(tmp_path_factory.mktemp("unreserved"), reservedConcurrency=0)[STACK_NAME]
+    """The service stack synthesized with reservedConcurrency=0 (and an alarmEmail)."""
+    directory = tmp_path_factory.mktemp("unreserved")
+    return synthesize(directory, reservedConcurrency=0, alarmEmail=ALARM_EMAIL)[STACK_NAME]
 
 
 def test_reserved_concurrency_zero_reserves_nothing(unreserved: Template) -> None:
@@ -329,7 +340,13 @@ def test_reserved_concurrency_zero_reserves_nothing(unreserved: Template) -> Non
 
 @pytest.mark.parametrize("value", [0, 1, "0", str(MAX_RESERVED_CONCURRENCY)])
 def test_reserved_concurrency_accepts_zero_to_the_budget(value: Any) -> None:
+{%- if cold_start == "provisioned" %}
+    # The provisioned environments come out of the reserved ones (below).
+    found = settings(reservedConcurrency=value, provisionedConcurrency=1)
+    assert found.reserved_concurrency == int(value)
+{%- else %}
     assert settings(reservedConcurrency=value).reserved_concurrency == int(value)
+{%- endif %}
 
 
 @pytest.mark.parametrize(
@@ -352,15 +369,91 @@ def test_cdk_json_reserves_the_answer() -> None:
 
 
 # --- the HTTP API --------------------------------------------------------------------------------
+def invoked(template: Template) -> dict[str, Any]:
+    """What the HTTP API invokes: {% if cold_start == "on_demand" %}the function itself{% else %}the alias `live`{% endif %}."""
+{%- if cold_start == "on_demand" %}
+    name, _ = function(template)
+    return attr(name, "Arn")
+{%- else %}
+    alias, _ = the_one(template, "AWS::Lambda::Alias")
+    return ref(alias)
+{%- endif %}
+
+
 def test_one_default_route_sends_every_request_to_the_function(template: Template) -> None:
     (route,) = template.find_resources("AWS::ApiGatewayV2::Route").values()
     assert route["Properties"]["RouteKey"] == "$default"
     integration, body = the_one(template, "AWS::ApiGatewayV2::Integration")
     assert route["Properties"]["Target"] == {"Fn::Join": ["", ["integrations/", ref(integration)]]}
-    name, _ = function(template)
     assert body["Properties"]["IntegrationType"] == "AWS_PROXY"
-    assert body["Properties"]["IntegrationUri"] == attr(name, "Arn")
+    assert body["Properties"]["IntegrationUri"] == invoked(template)
     assert body["Properties"]["PayloadFormatVersion"] == "2.0"
+    # API Gateway may invoke exactly what it integrates.
+    api_gateway = {"Principal": "apigateway.amazonaws.com", "FunctionName": invoked(template)}
+    the_one(template, "AWS::Lambda::Permission", {"Properties": api_gateway})
+
+
+# --- cold starts: {{ "%-79s" | format(cold_start ~ " ") | replace(" ", "-") }}
+{%- if cold_start == "on_demand" %}
+def test_on_demand_publishes_no_version_and_no_alias(template: Template) -> None:
+    assert not template.find_resources("AWS::Lambda::Version")
+    assert not template.find_resources("AWS::Lambda::Alias")
+    _, body = function(template)
+    assert "SnapStart" not in body["Properties"]
+{%- else %}
+def test_the_api_invokes_the_alias_live_on_the_published_version(template: Template) -> None:
+    name, body = function(template)
+    published = {"Properties": {"FunctionName": ref(name)}}
+    version, _ = the_one(template, "AWS::Lambda::Version", published)
+    alias, props = the_one(template, "AWS::Lambda::Alias")
+    assert props["Properties"]["Name"] == "live"
+    assert props["Properties"]["FunctionName"] == ref(name)
+    assert props["Properties"]["FunctionVersion"] == attr(version, "Version")
+    assert template.to_json()["Outputs"]["FunctionAliasArn"]["Value"] == ref(alias)
+{%- if cold_start == "snapstart" %}
+    assert body["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    # Lambda refuses SnapStart together with provisioned concurrency.
+    assert "ProvisionedConcurrencyConfig" not in props["Properties"]
+{%- else %}
+    assert "SnapStart" not in body["Properties"]
+    assert props["Properties"]["ProvisionedConcurrencyConfig"] == {
+        "ProvisionedConcurrentExecutions": PROVISIONED_CONCURRENCY
+    }
+{%- endif %}
+{%- endif %}
+{%- if cold_start == "provisioned" %}
+
+
+def test_cdk_json_provisions_the_answer() -> None:
+    assert cdk_context()["provisionedConcurrency"] == PROVISIONED_CONCURRENCY
+    assert settings().provisioned_concurrency == PROVISIONED_CONCURRENCY
+
+
+@pytest.mark.parametrize(
+    ("reserved", "provisioned"),
+    [(5, 1), (5, 5), (0, 7), (0, MAX_RESERVED_CONCURRENCY), (MAX_RESERVED_CONCURRENCY, 3)],
+)
+def test_provisioned_concurrency_within_the_reserved(reserved: int, provisioned: int) -> None:
+    """Up to the reserved containers; with none reserved (0), up to the tier's budget."""
+    found = settings(reservedConcurrency=reserved, provisionedConcurrency=provisioned)
+    assert found.provisioned_concurrency == provisioned
+
+
+@pytest.mark.parametrize(
+    ("reserved", "provisioned", "message"),
+    [
+        (5, 6, "6 exceeds reservedConcurrency=5"),
+        (0, MAX_RESERVED_CONCURRENCY + 1, f"choose 1-{MAX_RESERVED_CONCURRENCY}"),
+        (5, "-1", "whole number"),
+    ],
+)
+def test_provisioned_concurrency_beyond_the_reserved_is_refused(
+    reserved: int, provisioned: Any, message: str
+) -> None:
+    """Refused while synthesizing, before CloudFormation or Lambda would refuse it."""
+    with pytest.raises(SettingsError, match=rf"^provisionedConcurrency=.*{message}"):
+        settings(reservedConcurrency=reserved, provisionedConcurrency=provisioned)
+{%- endif %}
 
 
 def test_stage_logs_access_and_throttles_to_the_reserved_concurrency(template: Template) -> None:
@@ -800,6 +893,76 @@ def test_credentials_and_options_are_refused_and_never_echoed(uri: str, shown: s
         assert str(error.value).startswith(f"mongodbUri={shown}")
 
 
+# --- what CloudWatch and Atlas watch -------------------------------------------------------------
+def alarms_of(template: Template) -> dict[str, Any]:
+    return {
+        body["Properties"]["AlarmName"]: body["Properties"]
+        for body in template.find_resources("AWS::CloudWatch::Alarm").values()
+    }
+
+
+def alarm_topic(template: Template) -> str:
+    topic, _ = the_one(
+        template, "AWS::SNS::Topic", {"Properties": {"TopicName": f"{STACK_NAME}-alarms"}}
+    )
+    return topic
+
+
+def test_four_alarms_notify_one_encrypted_topic(template: Template) -> None:
+    topic = alarm_topic(template)
+    alarms = alarms_of(template)
+    concerns = ("errors", "throttles", "duration", "connections-created")
+    assert set(alarms) == {f"{STACK_NAME}-{concern}" for concern in concerns}
+    for props in alarms.values():
+        assert props["AlarmActions"] == props["OKActions"] == [ref(topic)]
+        assert props["TreatMissingData"] == "notBreaching"
+    # p99 near the timeout; more sockets than the reserved containers open (6 each at most).
+    assert alarms[f"{STACK_NAME}-duration"]["Threshold"] == TIMEOUT_S * 1000 * 0.8
+    connections = alarms[f"{STACK_NAME}-connections-created"]
+    assert connections["Threshold"] == 6 * RESERVED_CONCURRENCY
+    assert connections["Namespace"] == STACK_NAME
+    assert connections["MetricName"] == "ConnectionsCreated"
+    assert connections["Dimensions"] == [{"Name": "service", "Value": STACK_NAME}]
+    key, _ = the_one(template, "AWS::KMS::Key", {"Properties": {"EnableKeyRotation": True}})
+    topics = template.find_resources("AWS::SNS::Topic")
+    assert topics[topic]["Properties"]["KmsMasterKeyId"] == attr(key, "Arn")
+    assert not template.find_resources("AWS::SNS::Subscription")  # alarmEmail is empty
+
+
+def test_with_none_reserved_the_budget_bounds_connections_and_email_subscribes(
+    unreserved: Template,
+) -> None:
+    alarms = alarms_of(unreserved)
+    assert alarms[f"{STACK_NAME}-connections-created"]["Threshold"] == 6 * MAX_RESERVED_CONCURRENCY
+    _, subscription = the_one(unreserved, "AWS::SNS::Subscription")
+    assert subscription["Properties"] == {
+        "Protocol": "email",
+        "Endpoint": ALARM_EMAIL,
+        "TopicArn": ref(alarm_topic(unreserved)),
+    }
+
+
+def test_the_atlas_alert_mails_the_owners_or_alarm_email(
+    template: Template, unreserved: Template
+) -> None:
+    for found, notification in (
+        (template, {"TypeName": "GROUP", "Roles": ["GROUP_OWNER"], "EmailEnabled": True}),
+        (unreserved, {"TypeName": "EMAIL", "EmailAddress": ALARM_EMAIL}),
+    ):
+        _, alert = the_one(found, "MongoDB::Atlas::AlertConfiguration")
+        props = alert["Properties"]
+        assert props["EventTypeName"] == "OUTSIDE_METRIC_THRESHOLD"
+        assert props["MetricThreshold"] == {
+            "MetricName": "CONNECTIONS_PERCENT",
+            "Operator": "GREATER_THAN",
+            "Threshold": {{ (cookiecutter._connection_headroom * 100) | int }},
+            "Units": "RAW",
+            "Mode": "AVERAGE",
+        }
+        (sent,) = props["Notifications"]
+        assert notification.items() <= sent.items()
+
+
 # --- rules for every mode ------------------------------------------------------------------------
 def test_nothing_is_open_to_the_internet(template: Template) -> None:
     for group in template.find_resources("AWS::EC2::SecurityGroup"):
@@ -847,7 +1010,19 @@ def test_every_acknowledged_finding_has_a_reason(templates: dict[str, Template])
 
 def test_outputs_the_readme_reads(template: Template) -> None:
     outputs = template.to_json()["Outputs"]
-    assert {"ApiUrl", "FunctionName", "FunctionLogGroup", "FunctionRoleArn"} <= set(outputs)
+    assert {
+        "ApiUrl",
+        "FunctionName",
+        "FunctionLogGroup",
+        "FunctionRoleArn",
+        "AlarmTopicArn",
+        "AtlasAlertConfigurationId",
+    } <= set(outputs)
+{%- if cold_start == "on_demand" %}
+    assert "FunctionAliasArn" not in outputs
+{%- else %}
+    assert "FunctionAliasArn" in outputs
+{%- endif %}
     # The stack is pinned to the generated region, whatever the CLI's default region.
     assert f".execute-api.{AWS_REGION}." in json.dumps(outputs["ApiUrl"])
 
@@ -889,6 +1064,9 @@ def test_extensions_stack_activates_every_type_for_every_profile(
         ({"vpcCidr": "8.8.0.0/16"}, "private"),
         ({"logRetentionDays": 31}, "logRetentionDays"),
         ({"atlasProfile": "a b"}, "atlasProfile"),
+        ({"alarmEmail": "ops@example.com, dev@example.com"}, "alarmEmail"),
+        ({"alarmEmail": "Ops <ops@example.com>"}, "alarmEmail"),
+        ({"alarmEmail": "ops"}, "alarmEmail"),
 {%- if network == "peering" %}
         ({"atlasCidrBlock": "10.0.8.0/21"}, "overlaps"),
         ({"atlasCidrBlock": "192.168.0.0/16"}, "atlasCidrBlock"),
@@ -915,4 +1093,5 @@ def test_defaults_come_from_cdk_json() -> None:
     assert found.vpc_cidr == "10.0.0.0/16"
     assert found.mongodb_uri == URI
     assert found.reserved_concurrency == RESERVED_CONCURRENCY
+    assert found.alarm_email == ""
 {% endif %}

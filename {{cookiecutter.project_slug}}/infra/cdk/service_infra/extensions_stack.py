@@ -33,6 +33,7 @@ ATLAS_TYPES = (
     "MongoDB::Atlas::NetworkPeering",
     "MongoDB::Atlas::PrivateEndpointService",
     "MongoDB::Atlas::PrivateEndpointAWS",
+    "MongoDB::Atlas::AlertConfiguration",
 )
 
 

@@ -1,3 +1,4 @@
+{%- set snapstart = cookiecutter.cold_start == "snapstart" -%}
 """The Lambda function: the code `make package` built, in the VPC's private subnets."""
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class ServiceFunction(Construct):
         self.function = lambda_.Function(
             self,
             "Function",
+            # The name the alarms and the logs go by (alarms.py).
+            function_name=STACK_NAME,
             description=f"{STACK_NAME} API",
             # The zip `make package` builds: code and dependencies, without boto3/botocore.
             code=lambda_.Code.from_asset(str(package_zip)),
@@ -51,6 +54,11 @@ class ServiceFunction(Construct):
             timeout=Duration.seconds(TIMEOUT_S),
             # None reserves nothing: the account's unreserved pool then caps containers.
             reserved_concurrent_executions=settings.reserved_concurrency or None,
+{%- if snapstart %}
+            # Lambda snapshots each published version after INIT; the alias `live` serves them
+            # (cold_start_snapstart.py).
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS,
+{%- endif %}
             role=self.role,
             log_group=self.log_group,
             vpc=network.vpc,
@@ -61,6 +69,9 @@ class ServiceFunction(Construct):
                 "MONGODB_DATABASE": DATABASE_NAME,
                 "FUNCTION_TIMEOUT_S": str(TIMEOUT_S),
                 "AWS_STS_REGIONAL_ENDPOINTS": "regional",
+                # The service dimension and namespace of the app's metrics: what alarms.py reads.
+                "POWERTOOLS_SERVICE_NAME": STACK_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": STACK_NAME,
             },
         )
         acknowledge(

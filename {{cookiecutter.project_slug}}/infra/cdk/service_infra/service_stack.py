@@ -1,5 +1,6 @@
 {%- set auth = cookiecutter.auth_mode -%}
-"""The service: the function behind its HTTP API, its way to Atlas, and its Atlas user.
+{%- set cold_start = cookiecutter.cold_start -%}
+"""The service: the function behind its HTTP API, its way to Atlas, its Atlas user and alarms.
 
 Each part is a construct of its own file; this stack only composes them.
 """
@@ -12,7 +13,12 @@ from typing import Any
 from aws_cdk import Stack
 from constructs import Construct
 
+from .alarms import Alarms
 from .api import HttpApi
+from .atlas_alert import AtlasConnectionsAlert
+{%- if cold_start != "on_demand" %}
+from .cold_start_{{ cold_start }} import LiveAlias
+{%- endif %}
 {%- if auth == "password" %}
 from .database_secret import DatabaseSecret
 from .database_user import DatabaseUser
@@ -25,7 +31,7 @@ from .settings import Settings
 
 
 class ServiceStack(Stack):
-    """VPC, function, HTTP API and the MongoDB Atlas resources they need."""
+    """VPC, function, HTTP API, the MongoDB Atlas resources they need, alarms and alert."""
 
     def __init__(
         self,
@@ -48,4 +54,16 @@ class ServiceStack(Stack):
 {%- else %}
         DatabaseUser(self, "DatabaseUser", settings=settings, login=role_login(function.role))
 {%- endif %}
+{%- if cold_start == "snapstart" %}
+        # The API invokes the alias `live`: the latest version, restored from its snapshot.
+        alias = LiveAlias(self, "LiveAlias", function=function.function)
+        HttpApi(self, "Api", settings=settings, function=alias.alias)
+{%- elif cold_start == "provisioned" %}
+        # The API invokes the alias `live`: the latest version, initialised ahead of traffic.
+        alias = LiveAlias(self, "LiveAlias", settings=settings, function=function.function)
+        HttpApi(self, "Api", settings=settings, function=alias.alias)
+{%- else %}
         HttpApi(self, "Api", settings=settings, function=function.function)
+{%- endif %}
+        Alarms(self, "Alarms", settings=settings, function=function.function)
+        AtlasConnectionsAlert(self, "AtlasAlert", settings=settings)

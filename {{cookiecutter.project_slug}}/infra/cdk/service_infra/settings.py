@@ -1,6 +1,7 @@
 {%- set auth = cookiecutter.auth_mode -%}
 {%- set network = cookiecutter.network_mode -%}
 {%- set sharded = cookiecutter.cluster_topology == "sharded" -%}
+{%- set provisioned = cookiecutter.cold_start == "provisioned" -%}
 """Deploy-time settings: CDK context (``cdk.json``, or ``-c key=value``) -> one checked object.
 
 The answers given to the project template (region, database, concurrency budget) are constants
@@ -28,10 +29,16 @@ RESERVED_CONCURRENCY = {{ cookiecutter.reserved_concurrency | int }}
 # The most containers the {{ cookiecutter.atlas_tier }} tier's connection limit allows, with headroom (the
 # template checked the answer against it); reservedConcurrency may never exceed it.
 MAX_RESERVED_CONCURRENCY = {{ cookiecutter.__max_reserved_concurrency | int }}
+{%- if provisioned %}
+# Execution environments Lambda keeps initialised (and connected) ahead of traffic.
+PROVISIONED_CONCURRENCY = {{ cookiecutter.provisioned_concurrency | int }}
+{%- endif %}
 
 PROJECT_ID = r"[0-9a-f]{24}"
 CLUSTER_NAME = r"[A-Za-z0-9][A-Za-z0-9-]{0,63}"
 PROFILE = r"[A-Za-z0-9_.-]{1,64}"
+# One address, as SNS and Atlas take it: no display name, no list.
+EMAIL = r"[^@\s,;<>]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
 {%- if auth == "password" %}
 USERNAME = r"[A-Za-z0-9._-]{1,64}"
 {%- endif %}
@@ -139,6 +146,13 @@ class Settings:
     # 0 reserves nothing: for accounts whose concurrency quota is below 100 + N (README.md).
     reserved_concurrency: int = RESERVED_CONCURRENCY
     log_retention_days: int = 30
+    # Where the alarms and the Atlas alert send mail; empty: no subscription (README.md).
+    alarm_email: str = ""
+{%- if provisioned %}
+    # Containers kept initialised on the alias live: at most reservedConcurrency unless that is
+    # 0, and never beyond the connection budget (checked below, before anything is built).
+    provisioned_concurrency: int = PROVISIONED_CONCURRENCY
+{%- endif %}
 {%- if network == "peering" %}
     # The CIDR of a new Atlas network container. Where the project already has one in this
     # region, Atlas keeps it with its own CIDR and the stack reads that one (README.md).
@@ -170,6 +184,16 @@ class Settings:
                 f"logRetentionDays={self.log_retention_days}: choose one of "
                 + ", ".join(map(str, LOG_RETENTION_DAYS))
             )
+        if self.alarm_email and (
+            len(self.alarm_email) > 254 or not re.fullmatch(EMAIL, self.alarm_email)
+        ):
+            raise SettingsError(
+                f"alarmEmail={self.alarm_email!r}: expected one email address, or empty for no "
+                "subscription"
+            )
+{%- if provisioned %}
+        _check_provisioned(self.provisioned_concurrency, self.reserved_concurrency)
+{%- endif %}
 {%- if network == "peering" %}
         atlas = _private_network("atlasCidrBlock", self.atlas_cidr_block, widest=21, narrowest=24)
         if atlas.overlaps(ipaddress.IPv4Network(self.vpc_cidr)):
@@ -234,6 +258,23 @@ def _read(lookup: Callable[[str], Any], field_name: str, default: Any) -> Any:
             raise SettingsError(f"{key}={text!r}: expected a whole number")
         return int(text)
     return text
+{%- if provisioned %}
+
+
+def _check_provisioned(provisioned: int, reserved: int) -> None:
+    """Provisioned environments count against the reserved ones (and the connection budget)."""
+    if not 1 <= provisioned <= MAX_RESERVED_CONCURRENCY:
+        raise SettingsError(
+            f"provisionedConcurrency={provisioned}: choose 1-{MAX_RESERVED_CONCURRENCY}, the most "
+            "containers the {{ cookiecutter.atlas_tier }} tier's connection limit allows"
+        )
+    if reserved and provisioned > reserved:
+        raise SettingsError(
+            f"provisionedConcurrency={provisioned} exceeds reservedConcurrency={reserved}: Lambda "
+            "provisions environments only within the function's reserved concurrency; lower "
+            "provisionedConcurrency or raise reservedConcurrency (0 reserves nothing)"
+        )
+{%- endif %}
 
 
 def _match(key: str, value: str, pattern: str, expected: str) -> None:
