@@ -610,7 +610,9 @@ class SamAdapter(CloudFormationAdapter):
         return sam.transform(self.written, self.region)
 
     def deployed(self, **values: Any) -> sam.Evaluation:
-        return sam.Evaluation(self.transformed, {"AWS::Region": self.region, **values})
+        # The stack name samconfig.toml deploys under: the project's slug.
+        pseudo = {"AWS::Region": self.region, "AWS::StackName": self.project.name}
+        return sam.Evaluation(self.transformed, {**pseudo, **values})
 
     @cached_property
     def template(self) -> dict[str, Any]:  # type: ignore[override]
@@ -667,7 +669,14 @@ class SamAdapter(CloudFormationAdapter):
                 routes.add(path if method == "x-amazon-apigateway-any-method" else method)
                 spec = operation["x-amazon-apigateway-integration"]
                 uri = spec["uri"]["Fn::Sub"]
-                target = "function" if f"${{{self.function_name}.Arn}}" in uri else uri
+                target = (
+                    "function"
+                    if f"${{{self.function_name}.Arn}}" in uri
+                    # AutoPublishAlias: live names the alias resource <function>Aliaslive.
+                    else "function alias live"
+                    if f"${{{self.function_name}Aliaslive}}" in uri
+                    else uri
+                )
                 integrations.add(f"{spec['type'].upper()} {spec['payloadFormatVersion']} {target}")
         (_, stage) = self.the_one("AWS::ApiGatewayV2::Stage")
         settings = stage.get("DefaultRouteSettings", {})
@@ -776,6 +785,10 @@ class CdkAdapter(CloudFormationAdapter):
         for integration in integrations.values():
             target = integration["IntegrationUri"]
             kind = "function" if cfn_targets(target) == {self.function_name} else str(target)
+            if len(cfn_targets(target)) == 1:
+                resource = self.resources.get(next(iter(cfn_targets(target))), {})
+                if resource.get("Type") == "AWS::Lambda::Alias":
+                    kind = f"function alias {resource['Properties']['Name']}"
             described.add(
                 f"{integration['IntegrationType']} {integration['PayloadFormatVersion']} {kind}"
             )
@@ -1124,7 +1137,10 @@ class TerraformAdapter:
         described = set()
         for body in integrations.values():
             target = body["integration_uri"]
-            kind = "function" if self.refs(target) == {"aws_lambda_function.api"} else target
+            kind = {
+                frozenset({"aws_lambda_function.api"}): "function",
+                frozenset({"aws_lambda_alias.live"}): "function alias live",
+            }.get(frozenset(self.refs(target)), target)
             described.add(f"{body['integration_type']} {body['payload_format_version']} {kind}")
         stage = single(list(self.of_type("aws_apigatewayv2_stage").values()))
         settings = single(stage.get("default_route_settings", [{}]))

@@ -117,13 +117,17 @@ def answer(answers: Answers, key: str) -> str:
     return RenderedStack(answers, Path()).answer(key)
 
 
+def project_slug(answers: Answers) -> str:
+    """cookiecutter.json's derived default: the slug of the project name."""
+    name = jinja2.Template(answer(answers, "project_name")).render()  # answers are templates
+    return str(answers.get("project_slug") or slugify(name) or "-")
+
+
 def package_name(answers: Answers) -> str:
-    """cookiecutter.json's derived default: the slug of the project name, with underscores."""
+    """cookiecutter.json's derived default: the slug with underscores."""
     if "package_name" in answers:
         return str(answers["package_name"])
-    name = jinja2.Template(answer(answers, "project_name")).render()  # answers are templates
-    slug = answers.get("project_slug") or slugify(name) or "-"
-    return str(slug).replace("-", "_")
+    return project_slug(answers).replace("-", "_")
 
 
 # ---------------------------------------------------------------- the facts of each render
@@ -177,6 +181,10 @@ def expected_function(answers: Answers) -> Function:
         # The function reads the timeout it really has.
         "FUNCTION_TIMEOUT_S": str(timeout),
         "AWS_STS_REGIONAL_ENDPOINTS": "regional",
+        # Powertools' service and metrics namespace: the stack's name, which is the slug unless
+        # deployed under another; the ConnectionsCreated alarm reads the same two.
+        "POWERTOOLS_SERVICE_NAME": project_slug(answers),
+        "POWERTOOLS_METRICS_NAMESPACE": project_slug(answers),
     }
     if answers["auth_mode"] == "password":
         environment["MONGODB_SECRET_ARN"] = SECRET_ARN
@@ -294,12 +302,14 @@ def expected_network(answers: Answers) -> Network:
 
 
 def expected_api(answers: Answers) -> Api:
-    """One $default route to the function (the handler answers 404/405); bursts no bigger
-    than the containers the function may run, ten requests a second each."""
+    """One $default route to the function (the handler answers 404/405), through the alias
+    live where a cold-start mode needs published versions; bursts no bigger than the
+    containers the function may run, ten requests a second each."""
     reserved = int(answer(answers, "reserved_concurrency"))
+    target = "function" if answer(answers, "cold_start") == "on_demand" else "function alias live"
     return Api(
         routes=frozenset({"$default"}),
-        integration="AWS_PROXY 2.0 function",
+        integration=f"AWS_PROXY 2.0 {target}",
         throttling=(reserved, reserved * 10),
     )
 
