@@ -239,6 +239,12 @@ def run(operation: Callable[[Database[Document]], T], *, idempotent: bool = Fals
     return _holder.run(operation, idempotent=idempotent)
 
 
+def drop_client() -> None:
+    """Close the container's client, if it has one; the next operation builds a new one{% if cookiecutter.auth_mode == "password" %}
+    with a freshly read secret{% endif %}."""
+    _holder.rebuild()
+
+
 def reset_for_tests(holder: ClientHolder | None = None) -> ClientHolder:
     """Close the current client and start over (tests simulate a new container)."""
     global _holder  # noqa: PLW0603 - one holder per container is the point of this module
