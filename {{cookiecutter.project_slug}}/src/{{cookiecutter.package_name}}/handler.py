@@ -191,7 +191,7 @@ cold_start.prepare()
 {%- elif cookiecutter.cold_start == "provisioned" %}
 
 
-# A new container's start (cold_start.py): connected during INIT when Lambda
-# initialises it for provisioned concurrency.
-cold_start.prepare()
+# A new container's start (cold_start.py): connected during INIT, by one GET /health
+# through the routes, when Lambda initialises it for provisioned concurrency.
+cold_start.prepare(serve)
 {%- endif %}
