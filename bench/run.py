@@ -167,7 +167,7 @@ def measure_cold_start(project: Path, auth: str, mode: str, project_bin: Path,
     process = subprocess.run(
         [str(project_bin / "python"), str(BENCH / "measure.py"), "--project", str(project),
          "--package", PACKAGE, "--auth", auth, "--python", str(lambda_bin / "python"),
-         "--python-version", PYTHON_VERSION, "--reps", "3" if quick else "20",
+         "--python-version", PYTHON_VERSION, "--reps", "1" if quick else "20",
          "--sections", mode, *(["--quick"] if quick else [])],
         check=False, text=True, stdout=subprocess.PIPE,
     )  # fmt: skip

@@ -143,20 +143,24 @@ def test_generated_dev_tools_are_pinned_as_the_toolchain_pins_them(
 def test_python_3_14_projects_check_for_3_14_and_pass_their_suite_on_the_nearest_python(
     render_once: Render, venv_bin: Any, answers: dict[str, str], tmp_path: Path
 ) -> None:
-    """Lambda runs Python 3.14; where no 3.14 interpreter exists (these machines), ruff and
-    mypy still check the code for 3.14, the fast suite runs on the nearest Python, and
-    `make package` says it ships no bytecode."""
+    """Lambda runs Python 3.14; where no 3.14 interpreter exists (these machines), mypy still
+    checks the code for 3.14 (ruff too: test_every_combination_is_ruff_clean does not cover
+    3.14, so check it here), the fast suite runs on the nearest Python, and `make package`
+    says it ships no bytecode."""
     project = render_once(python_version="3.14", **answers)
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert pyproject["tool"]["ruff"]["target-version"] == "py314"
     assert pyproject["tool"]["mypy"]["python_version"] == "3.14"
     bin_dir = venv_bin("3.14")
+    ruff = run([str(bin_dir / "ruff"), "check", "--no-cache", "."], project)
+    assert ruff.returncode == 0, ruff.stdout + ruff.stderr
     mypy = run([str(bin_dir / "mypy"), "--cache-dir", str(TOOLCHAINS / "mypy-cache" / "3.14"),
                 "--exclude", IAC_TEST_MODULES, *CODE_DIRS], project)  # fmt: skip
     assert mypy.returncode == 0, mypy.stdout + mypy.stderr
-    suite = run([str(bin_dir / "python"), "-m", "pytest", "-q", "-m", "not slow",
-                 "-p", "no:cacheprovider"], project, timeout=300)  # fmt: skip
-    assert suite.returncode == 0, suite.stdout[-4000:] + suite.stderr[-2000:]
+    if answers["auth_mode"] == "iam":  # one suite is enough to show the code runs (moto is slow)
+        suite = run([str(bin_dir / "python"), "-m", "pytest", "-q", "-m", "not slow",
+                     "-p", "no:cacheprovider"], project, timeout=300)  # fmt: skip
+        assert suite.returncode == 0, suite.stdout[-4000:] + suite.stderr[-2000:]
     package = run([str(bin_dir / "python"), "-c",
                    "import sys, pathlib; sys.path.insert(0, 'scripts'); import package; "
                    f"print(package.compile_bytecode(pathlib.Path({str(tmp_path)!r})))"],
