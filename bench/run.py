@@ -6,7 +6,7 @@ invocation), and prints one table.  Every figure is a median of repeated runs;
 every ratio compares two figures measured in the same run.  The table and the
 raw numbers are written to bench/out/ (see docs/benchmarks.md).
 
-    make bench                       # ~4 minutes on 2 cores
+    make bench                       # ~9 minutes on 2 cores
     .venv/bin/python bench/run.py --suite    # also time the template's test suite
     .venv/bin/python bench/run.py --quick    # tiny counts: checks the machinery only
 """
