@@ -16,7 +16,11 @@ name). For each:
 4. Where the function really runs: ``dist/lambda.zip`` unpacked as Lambda's task root and
    served by the runtime interface client under the handler path the infrastructure
    declares, with boto3 beside it as in the managed runtime (tests/lambda_runtime.py):
-   53 invocations through the Runtime API, 2 sockets on the database.
+   53 invocations through the Runtime API, 2 sockets on the database. Initialised as the
+   variant's cold-start mode has Lambda do it: SnapStart (``snap-start``: no socket and no
+   credentials resolved when the runtime waits on restore/next, the role's credentials then
+   served by a loopback container-credentials endpoint and, in IAM mode, signing the
+   MONGODB-AWS conversation) or provisioned (2 sockets at the end of INIT, none new after).
 5. The zip CI built in its fresh checkout is byte-identical to the README's.
 
 uv is on PATH (``make`` then builds with it, from the uv cache under .toolchains/), except
