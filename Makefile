@@ -34,7 +34,7 @@ demo: $(DEMO_VENV)/.installed  ## render a project with the defaults, run its te
 test: $(STAMP)  ## the template's whole test suite (renders every combination), ~9 min on 2 cores
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)  ## benchmarks vs the naive pattern, ~3 min (BENCH_ARGS=--suite adds the suite time)
+bench: $(STAMP)  ## benchmarks vs the naive pattern, and each cold-start mode, ~9 min (BENCH_ARGS=--suite adds the suite time)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 lint: $(STAMP)  ## ruff over the hooks, the Jinja extension and the template's tests

@@ -12,6 +12,10 @@ Scenarios:
                           (IAM: also the imports the first MONGODB-AWS authentication makes)
 ``first``                 import the handler, then its first ``GET /health``
 ``naive-first``           the same with bench/naive.py
+``restore``               SnapStart: import, before-snapshot hooks (untimed), then the
+                          after-restore hooks and the first ``GET /health``, timed
+``provisioned``           provisioned concurrency: INIT connects (untimed), then the first
+                          ``GET /health`` and the median of 21 more, timed
 ``keyed``                 import the handler, a first ``GET /health``, then ``POST /items``
                           three ways, timed: with an Idempotency-Key (the container's
                           first: imports the idempotency module, creates the TTL index),
@@ -157,6 +161,47 @@ def first(naive: bool) -> dict[str, Any]:
     return {"ms": ms(t2 - t1), "import_ms": ms(t1 - t0), "total_ms": ms(t2 - t0), "status": status}
 
 
+def restore() -> dict[str, Any]:
+    """SnapStart (a cold_start=snapstart render): INIT and the before-snapshot hooks, untimed
+    (Lambda runs them once, to take the snapshot), then what a restored container pays:
+    the after-restore hooks and the first ``GET /health``."""
+    from snapshot_restore_py import get_after_restore, get_before_snapshot
+
+    lambda_logging()
+    event = load_event()
+    handler, _ = load_product()
+    for func, args, kwargs in reversed(get_before_snapshot()):  # as the runtime runs them
+        func(*args, **kwargs)
+    t0 = time.perf_counter()
+    for func, args, kwargs in get_after_restore():
+        func(*args, **kwargs)
+    t1 = time.perf_counter()
+    status = handler.handler(event, FakeContext())["statusCode"]
+    t2 = time.perf_counter()
+    return {"ms": ms(t2 - t0), "hooks_ms": ms(t1 - t0), "status": status}
+
+
+def provisioned() -> dict[str, Any]:
+    """Provisioned concurrency (a cold_start=provisioned render): INIT as Lambda runs it for a
+    provisioned container (it connects), untimed; then the first ``GET /health``, and the
+    median of the next ones (warm), timed."""
+    lambda_logging()
+    event = load_event()
+    os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"] = "provisioned-concurrency"
+    t0 = time.perf_counter()
+    handler, _ = load_product()
+    t1 = time.perf_counter()
+    status = handler.handler(event, FakeContext())["statusCode"]
+    t2 = time.perf_counter()
+    warm = []
+    for _ in range(21):
+        started = time.perf_counter()
+        handler.handler(event, FakeContext())
+        warm.append(time.perf_counter() - started)
+    warm.sort()
+    return {"ms": ms(t2 - t1), "init_ms": ms(t1 - t0), "warm_ms": ms(warm[10]), "status": status}
+
+
 def keyed() -> dict[str, Any]:
     """What the first request with an Idempotency-Key costs a container."""
     import json
@@ -251,6 +296,10 @@ def main() -> int:
         result = cold()
     elif scenario == "keyed":
         result = keyed()
+    elif scenario == "restore":
+        result = restore()
+    elif scenario == "provisioned":
+        result = provisioned()
     elif scenario in {"first", "naive-first"}:
         result = first(naive=scenario == "naive-first")
     elif scenario == "serve":

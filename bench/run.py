@@ -6,7 +6,7 @@ invocation), and prints one table.  Every figure is a median of repeated runs;
 every ratio compares two figures measured in the same run.  The table and the
 raw numbers are written to bench/out/ (see docs/benchmarks.md).
 
-    make bench                       # ~4 minutes on 2 cores
+    make bench                       # ~9 minutes on 2 cores
     .venv/bin/python bench/run.py --suite    # also time the template's test suite
     .venv/bin/python bench/run.py --quick    # tiny counts: checks the machinery only
 """
@@ -46,8 +46,18 @@ AUTH_MODES = ("password", "iam")
 # runtime ships.  The containers run on this, not on the project's dev venv: pymongo
 # imports `cryptography` whenever it is installed (moto brings it there), ~45 ms
 # that a function never pays.
-LAMBDA_PACKAGES = ("pymongo", "boto3", "aws-lambda-powertools")
-TARGETS = {"warm": 1.10, "cold": 1.50, "package": 0.30, "telemetry_us": 100.0}
+LAMBDA_PACKAGES = ("pymongo", "boto3", "aws-lambda-powertools", "snapshot-restore-py")
+TARGETS = {
+    "warm": 1.10,
+    "cold": 1.50,
+    "package": 0.30,
+    "telemetry_us": 100.0,
+    # SnapStart's restore + first response vs the on-demand cold path, in IAM mode.
+    "snapstart_iam": 0.35,
+    # Provisioned concurrency's first request vs a warm one.
+    "provisioned": 1.10,
+}
+COLD_START_MODES = ("snapstart", "provisioned")
 # The package is built for this machine's architecture, so its native code loads here.
 ARCHITECTURE = {"aarch64": "arm64", "arm64": "arm64"}.get(platform.machine(), "x86_64")
 # The template before Powertools, for the "today's handler" row (git history needed).
@@ -149,6 +159,52 @@ def measure(
     if process.returncode != 0:
         raise SystemExit(f"bench/measure.py failed for auth_mode={auth}")
     return json.loads(process.stdout.rsplit("RESULT ", 1)[1])
+
+
+def measure_cold_start(project: Path, auth: str, mode: str, project_bin: Path,
+                       lambda_bin: Path, quick: bool) -> Any:  # fmt: skip
+    """A cold_start=<mode> render against the on-demand cold path, in one run."""
+    process = subprocess.run(
+        [str(project_bin / "python"), str(BENCH / "measure.py"), "--project", str(project),
+         "--package", PACKAGE, "--auth", auth, "--python", str(lambda_bin / "python"),
+         "--python-version", PYTHON_VERSION, "--reps", "1" if quick else "20",
+         "--sections", mode, *(["--quick"] if quick else [])],
+        check=False, text=True, stdout=subprocess.PIPE,
+    )  # fmt: skip
+    if process.returncode != 0:
+        raise SystemExit(f"bench/measure.py failed for auth_mode={auth} cold_start={mode}")
+    return json.loads(process.stdout.rsplit("RESULT ", 1)[1])[mode]
+
+
+def cold_start_rows(auth: str, measured: dict[str, Any]) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    if "snapstart" in measured:
+        restored, cold = measured["snapstart"]["snapstart"], measured["snapstart"]["on_demand"]
+        found = restored["ms"] / cold["total_ms"]
+        target = (
+            f"<= {TARGETS['snapstart_iam']:.2f}x: {verdict(found, TARGETS['snapstart_iam'])}"
+            if auth == "iam"
+            else "report"
+        )
+        rows.append(
+            ("SnapStart: after-restore hooks + first `GET /health`", auth,
+             f"{ms(restored['ms'])} (hooks {ms(restored['hooks_ms'])})",
+             f"on demand, import + build + first response: {ms(cold['total_ms'])}",
+             ratio(restored["ms"], cold["total_ms"]), target)
+        )  # fmt: skip
+    if "provisioned" in measured:
+        prov, cold = measured["provisioned"]["provisioned"], measured["provisioned"]["on_demand"]
+        found = prov["ms"] / prov["warm_ms"]
+        rows.append(
+            ("provisioned: first `GET /health` (INIT connected)", auth,
+             f"{ms(prov['ms'])} (INIT {ms(prov['init_ms'])})",
+             f"warm: {ms(prov['warm_ms'])}; on demand's first: {ms(cold['ms'])}",
+             f"{ratio(prov['ms'], prov['warm_ms'])} of warm; "
+             f"{ratio(prov['ms'], cold['ms'])} of on demand's",
+             f"= warm (<= {TARGETS['provisioned']:.2f}x): "
+             f"{verdict(found, TARGETS['provisioned'])}")
+        )  # fmt: skip
+    return rows
 
 
 def zip_directory(source: Path, archive: Path) -> None:
@@ -358,6 +414,7 @@ def table(results: dict[str, Any]) -> list[str]:
              target)
         )  # fmt: skip
         rows += layout_rows(auth, m.get("layouts"), results.get("baseline"))
+        rows += cold_start_rows(auth, m.get("cold_starts", {}))
         if "cold_nopyc" in m:
             cold_n, floor_n = m["cold_nopyc"]["product"], m["cold_nopyc"]["floor"]
             rows.append(
@@ -608,6 +665,16 @@ def main(argv: list[str] | None = None) -> int:
             on_path[auth],
             baseline.get(auth),
         )
+    for auth in AUTH_MODES:
+        found: dict[str, Any] = {}
+        for mode in COLD_START_MODES:
+            log(f"measuring auth_mode={auth} cold_start={mode}")
+            project = render(projects_dir / f"{auth}-{mode}", auth_mode=auth, cold_start=mode,
+                             **answers)  # fmt: skip
+            found[mode] = measure_cold_start(
+                project, auth, mode, project_bin, lambda_bin, args.quick
+            )
+        results["measured"][auth]["cold_starts"] = found
     log("bake time per combination")
     results["bake"] = bake_times(args.quick)
     if args.suite:

@@ -276,8 +276,19 @@ def lambda_environment(
     memory_mb: int = 1024,
     initialization_type: str = "on-demand",
     function_env: Mapping[str, str] | None = None,
+    container_credentials: ContainerCredentials | None = None,
 ) -> dict[str, str]:
-    """The environment Lambda gives a Python function (throwaway role credentials)."""
+    """The environment Lambda gives a Python function (throwaway role credentials: in the
+    environment, or from ``container_credentials`` as under SnapStart)."""
+    credentials = (
+        container_credentials.env()
+        if container_credentials is not None
+        else {
+            "AWS_ACCESS_KEY_ID": "ASIALOCALRUNTIMEKEY0",
+            "AWS_SECRET_ACCESS_KEY": "local-runtime-not-a-secret",  # pragma: allowlist secret
+            "AWS_SESSION_TOKEN": "local-runtime-session-token",
+        }
+    )
     return {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "LANG": "en_US.UTF-8",
@@ -296,9 +307,7 @@ def lambda_environment(
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
         # The execution role's temporary credentials (throwaway values).
-        "AWS_ACCESS_KEY_ID": "ASIALOCALRUNTIMEKEY0",
-        "AWS_SECRET_ACCESS_KEY": "local-runtime-not-a-secret",  # pragma: allowlist secret
-        "AWS_SESSION_TOKEN": "local-runtime-session-token",
+        **credentials,
         **(function_env or {}),
     }
 
@@ -376,6 +385,7 @@ def serve(
     function_env: Mapping[str, str] | None = None,
     initialization_type: str = "on-demand",
     extra_env: Mapping[str, str] | None = None,
+    container_credentials: ContainerCredentials | None = None,
 ) -> Iterator[tuple[RuntimeAPI, FunctionProcess]]:
     """A function from a zip (or an already unpacked task root), served and initialized."""
     task_root = archive_or_root
@@ -392,6 +402,7 @@ def serve(
             region=region,
             initialization_type=initialization_type,
             function_env=function_env,
+            container_credentials=container_credentials,
         )
         env.update(extra_env or {})
         log = scratch / f"{function_name}-runtime.log"
@@ -483,6 +494,66 @@ class SecretsManager:
                         "CreatedDate": time.time(),
                     },
                 )
+
+        return Handler
+
+
+class ContainerCredentials:
+    """The role's credentials endpoint Lambda gives SnapStart functions
+    (``AWS_CONTAINER_CREDENTIALS_FULL_URI``, asked with ``AWS_CONTAINER_AUTHORIZATION_TOKEN``)
+    on loopback. ``requests`` holds each request's Authorization header."""
+
+    TOKEN = "local-container-authorization-token"  # pragma: allowlist secret
+    ACCESS_KEY_ID = "ASIACONTAINERCREDS00"
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def env(self) -> dict[str, str]:
+        host, port = self._server.server_address[:2]
+        return {
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI": f"http://{host!s}:{port}/2021-04-23/credentials",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN": self.TOKEN,
+        }
+
+    def __enter__(self) -> ContainerCredentials:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                authorization = self.headers.get("Authorization", "")
+                endpoint.requests.append(authorization)
+                expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+                document = {
+                    "AccessKeyId": endpoint.ACCESS_KEY_ID,
+                    "SecretAccessKey": "local-container-not-a-secret",  # pragma: allowlist secret
+                    "Token": "local-container-session-token",
+                    "Expiration": expires,
+                }
+                ok = authorization == endpoint.TOKEN
+                body = json.dumps(document if ok else {"message": "denied"}).encode()
+                self.send_response(HTTPStatus.OK if ok else HTTPStatus.UNAUTHORIZED)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
         return Handler
 

@@ -24,6 +24,8 @@ PER_AUTH_ROWS = (
     "commands the server handles per warm invocation",
     "sockets per node, 2 containers at once",
     "package zip",
+    "SnapStart: after-restore hooks + first `GET /health`",
+    "provisioned: first `GET /health` (INIT connected)",
 )
 
 

@@ -45,7 +45,7 @@ from toolchains import (
     run,
 )
 
-PYTHON_VERSIONS = ("3.13", "3.12")
+PYTHON_VERSIONS = ("3.13", "3.14", "3.12")
 TOOLS_BIN = Path(sys.executable).parent
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "Template Test",

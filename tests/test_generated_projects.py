@@ -93,12 +93,20 @@ def test_every_combination_passes_mypy_strict(
     assert "Success: no issues found" in result.stdout
 
 
+def on_demand(answers: dict[str, Any]) -> dict[str, Any]:
+    return {**answers, "cold_start": "on_demand"}
+
+
 def test_suite_variants_cover_every_code_fingerprint(render_once: Render) -> None:
     """Any combination's code is identical to one whose whole test suite (`make test-all`)
-    runs in tests/test_user_path.py."""
-    covered = {fingerprint(render_once(**v.answers)) for v in VARIANTS if v.full_suite}
+    runs in tests/test_user_path.py, but for what its cold-start mode adds: INIT code
+    (cold_start.py), whose tests are fast, so every variant's `make test` runs them. That
+    mode, with the combination's auth mode, must be some variant's."""
+    covered = {fingerprint(render_once(**on_demand(v.answers))) for v in VARIANTS if v.full_suite}
+    modes = {(v.answers.get("cold_start", "on_demand"), v.answers["auth_mode"]) for v in VARIANTS}
     for combo in SUPPORTED:
-        assert fingerprint(render_once(**combo)) in covered, combination_id(combo)
+        assert fingerprint(render_once(**on_demand(combo))) in covered, combination_id(combo)
+        assert (combo.get("cold_start", "on_demand"), combo["auth_mode"]) in modes
 
 
 @pytest.mark.parametrize("auth_mode", ["iam", "password"])
@@ -122,3 +130,42 @@ def test_generated_dev_tools_are_pinned_as_the_toolchain_pins_them(
     pinned = {name for name in toolchain if name not in {r.name for r in runtime}}
     if auth_mode == "password":  # the superset: every dev tool the toolchain pins
         assert pinned == {r.name for r in dev}
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {"auth_mode": "iam", "cold_start": "snapstart"},
+        {"auth_mode": "password", "cold_start": "provisioned"},
+    ],
+    ids=["iam-snapstart", "password-provisioned"],
+)
+def test_python_3_14_projects_check_for_3_14_and_pass_their_suite_on_the_nearest_python(
+    render_once: Render, venv_bin: Any, answers: dict[str, str], tmp_path: Path
+) -> None:
+    """Lambda runs Python 3.14; where no 3.14 interpreter exists (these machines), mypy still
+    checks the code for 3.14 (ruff too: test_every_combination_is_ruff_clean does not cover
+    3.14, so check it here), the fast suite runs on the nearest Python, and `make package`
+    says it ships no bytecode."""
+    project = render_once(python_version="3.14", **answers)
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["tool"]["ruff"]["target-version"] == "py314"
+    assert pyproject["tool"]["mypy"]["python_version"] == "3.14"
+    bin_dir = venv_bin("3.14")
+    ruff = run([str(bin_dir / "ruff"), "check", "--no-cache", "."], project)
+    assert ruff.returncode == 0, ruff.stdout + ruff.stderr
+    mypy = run([str(bin_dir / "mypy"), "--cache-dir", str(TOOLCHAINS / "mypy-cache" / "3.14"),
+                "--exclude", IAC_TEST_MODULES, *CODE_DIRS], project)  # fmt: skip
+    assert mypy.returncode == 0, mypy.stdout + mypy.stderr
+    if answers["auth_mode"] == "iam":  # one suite is enough to show the code runs (moto is slow)
+        suite = run([str(bin_dir / "python"), "-m", "pytest", "-q", "-m", "not slow",
+                     "-p", "no:cacheprovider"], project, timeout=300)  # fmt: skip
+        assert suite.returncode == 0, suite.stdout[-4000:] + suite.stderr[-2000:]
+    package = run([str(bin_dir / "python"), "-c",
+                   "import sys, pathlib; sys.path.insert(0, 'scripts'); import package; "
+                   f"print(package.compile_bytecode(pathlib.Path({str(tmp_path)!r})))"],
+                  project)  # fmt: skip
+    if package.stdout.strip().endswith("True"):
+        return  # this machine has Python 3.14: the zip carries its bytecode
+    assert "building with Python 3.13, not 3.14: no bytecode included" in package.stdout
+    assert package.stdout.strip().endswith("False")

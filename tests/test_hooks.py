@@ -198,7 +198,7 @@ def test_choice_answers_from_a_replay_file_are_checked() -> None:
     (problem,) = pre_gen.problems(answers(python_version="3.11"))
     assert str(problem) == (
         "python_version=3.11: is not one of the choices. "
-        "Choose python_version=3.13; the choices are 3.13, 3.12"
+        "Choose python_version=3.14; the choices are 3.13, 3.14, 3.12"
     )
 
 

@@ -16,7 +16,11 @@ name). For each:
 4. Where the function really runs: ``dist/lambda.zip`` unpacked as Lambda's task root and
    served by the runtime interface client under the handler path the infrastructure
    declares, with boto3 beside it as in the managed runtime (tests/lambda_runtime.py):
-   53 invocations through the Runtime API, 2 sockets on the database.
+   53 invocations through the Runtime API, 2 sockets on the database. Initialised as the
+   variant's cold-start mode has Lambda do it: SnapStart (``snap-start``: no socket and no
+   credentials resolved when the runtime waits on restore/next, the role's credentials then
+   served by a loopback container-credentials endpoint and, in IAM mode, signing the
+   MONGODB-AWS conversation) or provisioned (2 sockets at the end of INIT, none new after).
 5. The zip CI built in its fresh checkout is byte-identical to the README's.
 
 uv is on PATH (``make`` then builds with it, from the uv cache under .toolchains/), except
@@ -56,7 +60,13 @@ from conftest import TEMPLATE, render
 from cookiecutter.environment import StrictEnvironment
 from cookiecutter.generate import generate_context
 from cookiecutter.prompt import prompt_for_config
-from lambda_runtime import SecretsManager, http_api_event, secrets_manager_env, serve
+from lambda_runtime import (
+    ContainerCredentials,
+    SecretsManager,
+    http_api_event,
+    secrets_manager_env,
+    serve,
+)
 from toolchains import TOOLCHAINS, find_python, uv_bin, uv_env
 from user_variants import VARIANTS, Variant
 
@@ -331,9 +341,14 @@ auth, topology, users = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 with StandIn(topology=topology, auth=auth, users=users) as server:
     print(json.dumps({"uri": server.uri}), flush=True)
     for line in sys.stdin:
-        if line.strip() != "sockets":
+        if line.strip() == "sockets":
+            print(json.dumps({"sockets": len(server.ports())}), flush=True)
+        elif line.strip() == "signers":  # the access key id of each MONGODB-AWS conversation
+            signers = [str(c.get("client_second", {}).get("a", "")).partition("Credential=")[2]
+                       .split("/")[0] for c in server.aws_conversations]
+            print(json.dumps({"signers": signers}), flush=True)
+        else:
             break
-        print(json.dumps({"sockets": len(server.ports())}), flush=True)
 """
 
 
@@ -349,6 +364,14 @@ class Database:
         self._process.stdin.flush()
         count: int = json.loads(self._process.stdout.readline())["sockets"]
         return count
+
+    def signers(self) -> list[str]:
+        """The access key id that signed each MONGODB-AWS conversation."""
+        assert self._process.stdin and self._process.stdout
+        self._process.stdin.write("signers\n")
+        self._process.stdin.flush()
+        found: list[str] = json.loads(self._process.stdout.readline())["signers"]
+        return found
 
 
 @contextmanager
@@ -475,6 +498,28 @@ def invoke_through_the_runtime(api: Any) -> tuple[list[tuple[str, int, int]], li
 MAX_ZIP_BYTES = 6_500_000
 
 
+INITIALIZATION_TYPES = {
+    "on_demand": "on-demand",
+    "snapstart": "snap-start",
+    "provisioned": "provisioned-concurrency",
+}
+
+
+def initialised(
+    cold_start: str, api: Any, target: Deployment, role: ContainerCredentials, function: Any
+) -> int:
+    """The database's sockets when INIT is over. SnapStart: at the snapshot (the runtime
+    waits on restore/next), which must hold no socket and no credentials; then restore."""
+    sockets = target.database.sockets()
+    if cold_start == "snapstart":
+        assert api.snapshot_requested.is_set() and api.polls == 0, function.output()[-3000:]
+        assert role.requests == [], "credentials resolved before the snapshot"
+        if target.secret_arn:
+            assert target.secrets.reads.get(target.secret_arn, 0) == 0, "secret read before it"
+        api.restore()
+    return sockets
+
+
 def check_the_zip(archive: Path, variant: Variant, package: str) -> list[str]:
     """What Lambda needs from the package (beyond loading it, which the runtime proves)."""
     names = zipfile.ZipFile(archive).namelist()
@@ -551,10 +596,13 @@ def test_user_path(variant: Variant, tmp_path: Path) -> None:
             if target.secret_arn:
                 assert target.secrets.reads.get(target.secret_arn, 0) >= 1, step.tail()
 
-        # 4. The zip, served as Lambda serves it, on a fresh database.
+        # 4. The zip, served as Lambda serves it, on a fresh database, and initialised as
+        # the variant's cold-start mode has Lambda do it.
+        cold_start = str(answers.get("cold_start", "on_demand"))
         with (
             record.timed("dist/lambda.zip in the Lambda runtime"),
             deployment(project, answers) as target,
+            ContainerCredentials() as role,
         ):
             function_env = {
                 **target.function_env(database_name),
@@ -566,9 +614,13 @@ def test_user_path(variant: Variant, tmp_path: Path) -> None:
                 archive, handler, python_version=variant.python_version, scratch=tmp_path,
                 function_name=function_name, region=region, function_env=function_env,
                 extra_env={"PYTHONVERBOSE": "1", "PYTHONDONTWRITEBYTECODE": "1"},
+                initialization_type=INITIALIZATION_TYPES[cold_start],
+                container_credentials=role if cold_start == "snapstart" else None,
             ) as (api, function):  # fmt: skip
+                at_init = initialised(cold_start, api, target, role, function)
                 results, errors = invoke_through_the_runtime(api)
                 sockets = target.database.sockets()
+                signers = target.database.signers()
                 still_running = function.exit_code is None
             log = function.output()
             if target.secret_arn:
@@ -579,6 +631,16 @@ def test_user_path(variant: Variant, tmp_path: Path) -> None:
         assert [r for r in results if r[1] != r[2]] == [], results
         assert len(results) == 53 and still_running and api.init_error is None
         assert sockets == 2, f"53 invocations used {sockets} sockets (1 pooled + 1 monitoring)"
+        connected_at_init = 2 if cold_start == "provisioned" else 0  # monitoring + pooled
+        assert at_init == connected_at_init, log[-3000:]
+        if cold_start == "snapstart":
+            # Restored: hooks ran, and the role's credentials came from the container endpoint.
+            assert "restored from a snapshot" in log and api.restore_error is None, log[-3000:]
+            assert role.requests and set(role.requests) == {role.TOKEN}, role.requests
+            if answers["auth_mode"] == "iam":
+                assert signers == [role.ACCESS_KEY_ID], signers
+        if cold_start == "provisioned":
+            assert "connected during INIT" in log, log[-3000:]
         task = tmp_path / "task"
         tag = "cpython-" + variant.python_version.replace(".", "")
         # Imported from the zip's bytecode, as Lambda does: its task root is read-only.

@@ -38,6 +38,7 @@ PROJECT_REQUIREMENTS = [
     "mypy==2.4.1",
     "pytest==9.2.0",
     "ruff==0.17.6",
+    "snapshot-restore-py==1.0.0",
 ]
 
 
@@ -67,6 +68,23 @@ def find_python(version: str) -> str:
         f"Python {version} is needed to run generated projects on their Lambda runtime; "
         f"install it (e.g. `pyenv install {version}`) or put python{version} on PATH"
     )
+
+
+# Lambda runs Python 3.14, of which these machines have no interpreter (GitHub's runners do,
+# and the template's CI installs it): a 3.14 project's tools and suite run on the nearest
+# Python here. ruff and mypy still check the code for 3.14 (its pyproject.toml says so).
+NEAREST_PYTHON = {"3.14": "3.13"}
+
+
+def runnable_version(version: str) -> str:
+    """``version`` if an interpreter of it runs here, else the nearest one that does."""
+    try:
+        find_python(version)
+    except RuntimeError:
+        if version not in NEAREST_PYTHON:
+            raise
+        return NEAREST_PYTHON[version]
+    return version
 
 
 def ensure_venv(name: str, python: str, requirements: list[str], use_uv: bool = False) -> Path:
@@ -138,10 +156,10 @@ def _build_venv(venv: Path, python: str, requirements: list[str]) -> None:
 
 
 def project_venv(python_version: str) -> Path:
-    """bin/ of a venv on the Lambda runtime's Python with the generated project's dev deps."""
-    return ensure_venv(
-        f"project-py{python_version}", find_python(python_version), PROJECT_REQUIREMENTS
-    )
+    """bin/ of a venv on the Lambda runtime's Python (or the nearest, see NEAREST_PYTHON) with
+    the generated project's dev deps."""
+    version = runnable_version(python_version)
+    return ensure_venv(f"project-py{version}", find_python(version), PROJECT_REQUIREMENTS)
 
 
 CHECKOV_REQUIREMENTS = ["checkov==3.3.30"]

@@ -45,7 +45,9 @@ class Variant:
 # new: the 3.13 arm64 projects with the default names (between them every code fingerprint
 # of the supported combinations: test_generated_projects.py checks), and the hostile names
 # on the other Lambda Python. Elsewhere the README's `make test` has still collected, so
-# imported, every test module in that environment.
+# imported, every test module in that environment. Each cold-start mode beyond on_demand
+# rides on variants of both auth modes: its tests are fast (`make test` runs them), and the
+# zip meets the Lambda runtime's own SnapStart or provisioned INIT (test_user_path.py).
 VARIANTS = [
     # The defaults, exactly as `cookiecutter <template>` renders them, on the pip path.
     Variant(
@@ -57,12 +59,13 @@ VARIANTS = [
         combination(
             "iam", "nat", "sam", "sharded",
             python_version="3.12", architecture="x86_64", package_name="orders_api",
+            cold_start="provisioned",
         ),
     ),
     Variant(
         combination(
             "password", "private_endpoint", "terraform", "sharded",
-            architecture="x86_64", package_name="stock_svc",
+            architecture="x86_64", package_name="stock_svc", cold_start="snapstart",
         )
     ),
     # Hostile free text: quotes, braces, shell metacharacters, unicode (raw blocks keep
@@ -75,7 +78,10 @@ VARIANTS = [
         ),
         full_suite=True,
     ),
-    Variant(combination("iam", "private_endpoint", "cdk", "sharded"), full_suite=True),
+    Variant(
+        combination("iam", "private_endpoint", "cdk", "sharded", cold_start="snapstart"),
+        full_suite=True,
+    ),
     Variant(
         combination(
             "iam", "nat", "cdk", "replica_set",
@@ -106,6 +112,7 @@ VARIANTS = [
         combination(
             "password", "peering", "cdk", "replica_set",
             python_version="3.12", architecture="x86_64", package_name="stock_svc",
+            cold_start="provisioned",
         )
     ),
 ]  # fmt: skip

@@ -173,7 +173,11 @@ def compile_bytecode(target: Path) -> bool:
     import time).  Hash-based .pyc files keep the zip reproducible."""
     running = f"{sys.version_info.major}.{sys.version_info.minor}"
     if running != PYTHON_VERSION:
-        print(f"note: building with Python {running}, not {PYTHON_VERSION}: no bytecode included")
+        print(
+            f"note: building with Python {running}, not {PYTHON_VERSION}: no bytecode included "
+            "(bytecode is per Python version). Lambda then compiles every module on each cold "
+            f"start; build on Python {PYTHON_VERSION} to include it."
+        )
         return False
     compileall.compile_dir(
         target,

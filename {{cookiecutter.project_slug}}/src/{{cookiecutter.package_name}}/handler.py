@@ -21,7 +21,7 @@ from bson.json_util import RELAXED_JSON_OPTIONS
 from bson.json_util import dumps as bson_dumps
 from pymongo.errors import ConnectionFailure, PyMongoError, ServerSelectionTimeoutError
 
-from . import mongo, telemetry
+from . import {% if cookiecutter.cold_start != "on_demand" %}cold_start, {% endif %}mongo, telemetry
 from .config import ConfigError, DatabaseConfigError
 from .telemetry import logger, metrics
 from .web import JSON_TYPE, HttpError, decode_body, method_and_path, read_json_object
@@ -182,3 +182,16 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         },
     )
     return response
+{%- if cookiecutter.cold_start == "snapstart" %}
+
+
+# A new container's start (cold_start.py): SnapStart's hooks, which the runtime runs
+# before the snapshot and after each restore.
+cold_start.prepare()
+{%- elif cookiecutter.cold_start == "provisioned" %}
+
+
+# A new container's start (cold_start.py): connected during INIT, by one GET /health
+# through the routes, when Lambda initialises it for provisioned concurrency.
+cold_start.prepare(serve)
+{%- endif %}

@@ -10,7 +10,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import pymongo
 from pymongo import MongoClient
@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 logging.getLogger("botocore").setLevel(logging.INFO)
 
 Document = dict[str, Any]
-T = TypeVar("T")
 
 # Atlas guidance: close idle sockets before the 350 s idle drop of NAT gateways
 # and PrivateLink, so a thawed container never writes into a dead socket.
@@ -179,7 +178,9 @@ class ClientHolder:
             _bounded_ms(OPERATION_SHARE, MAX_OPERATION_MS, self.settings.function_timeout_s) / 1000
         )
 
-    def run(self, operation: Callable[[Database[Document]], T], *, idempotent: bool = False) -> T:
+    def run[T](
+        self, operation: Callable[[Database[Document]], T], *, idempotent: bool = False
+    ) -> T:
         """Run ``operation`` with the container's client.
 
         CRUD operations are retried by the driver (retryReads/retryWrites).  Plain
@@ -212,7 +213,7 @@ class ClientHolder:
             ) from None
 {%- endif %}
 
-    def _run_retrying_network_errors(
+    def _run_retrying_network_errors[T](
         self, operation: Callable[[Database[Document]], T], idempotent: bool
     ) -> T:
         # Nested inside the invocation's deadline, the earlier of the two applies.
@@ -234,9 +235,15 @@ def get_client() -> MongoClient[Document]:
     return _holder.client()
 
 
-def run(operation: Callable[[Database[Document]], T], *, idempotent: bool = False) -> T:
+def run[T](operation: Callable[[Database[Document]], T], *, idempotent: bool = False) -> T:
     """Run one database operation with the container's client (see :meth:`ClientHolder.run`)."""
     return _holder.run(operation, idempotent=idempotent)
+
+
+def drop_client() -> None:
+    """Close the container's client, if it has one; the next operation builds a new one{% if cookiecutter.auth_mode == "password" %}
+    with a freshly read secret{% endif %}."""
+    _holder.rebuild()
 
 
 def reset_for_tests(holder: ClientHolder | None = None) -> ClientHolder:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 from aws_cdk import Acknowledgment, CfnOutput, CfnResource, RemovalPolicy, Stack, Token, Validations
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from .settings import LOG_RETENTION_DAYS
-
-AtlasResource = TypeVar("AtlasResource", bound=CfnResource)
 
 
 def acknowledge(construct: Construct, rule: str, reason: str) -> None:
@@ -32,7 +28,7 @@ def wildcard_finding(scope: Construct, arn: str) -> str:
     return f"AwsSolutions-IAM5[Resource::{shown}]"
 
 
-def third_party(resource: AtlasResource) -> AtlasResource:
+def third_party[AtlasResource: CfnResource](resource: AtlasResource) -> AtlasResource:
     """Tell cfn-lint that a MongoDB::Atlas type comes from the CloudFormation registry."""
     resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E3006"]}})
     return resource
