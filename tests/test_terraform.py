@@ -356,7 +356,7 @@ def test_providers_and_versions(stack: Stack) -> None:
     providers.pop("__comments__", None)
     # password_wo exists from mongodbatlas 2.16; Secrets Manager generates the password (no random).
     assert providers == {
-        "aws": {"source": "hashicorp/aws", "version": "~> 6.0"},
+        "aws": {"source": "hashicorp/aws", "version": "~> 6.20"},
         "mongodbatlas": {"source": "mongodb/mongodbatlas", "version": "~> 2.16"},
     }
     configured = dict(tf.blocks(stack.configs, "provider"))

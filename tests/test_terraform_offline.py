@@ -329,8 +329,8 @@ def test_a_lock_file_and_terraform_folder_beside_the_configuration_are_ignored(
     config = planted(render_once, tmp_path, PLANTED_VPC)
     (config / ".terraform.lock.hcl").write_text(
         'provider "registry.terraform.io/hashicorp/aws" {\n'
-        '  version     = "6.0.0"\n'
-        '  constraints = "~> 6.0"\n'
+        '  version     = "6.20.0"\n'
+        '  constraints = "~> 6.20"\n'
         '  hashes      = ["h1:notthestubshash="]\n'
         "}\n"
     )

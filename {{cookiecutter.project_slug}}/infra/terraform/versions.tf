@@ -8,9 +8,10 @@ terraform {
   required_version = ">= 1.11"
 
   required_providers {
+    # 6.20 is the first release that accepts the python3.14 runtime.
     aws = {
       source  = "hashicorp/aws"
-      version = "~> 6.0"
+      version = "~> 6.20"
     }
 {%- if cookiecutter.auth_mode == "password" %}
     # 2.16 adds password_wo, the write-only database user password.
