@@ -32,3 +32,11 @@ class RenderedStack:
     @property
     def auth(self) -> str:
         return self.answer("auth_mode")
+
+
+def pool_sockets_per_container(answers: dict[str, Any]) -> int:
+    """Pool sockets one container may open in the alarms' 5 minutes: 300 / 60 + 1 = 6 per pool
+    (maxIdleTimeMS is 60 s), and on a sharded cluster one pool per mongos it uses
+    (srvMaxHosts 3)."""
+    topology = RenderedStack(answers, Path()).answer("cluster_topology")
+    return 6 * (3 if topology == "sharded" else 1)

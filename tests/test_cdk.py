@@ -40,6 +40,7 @@ from cfnlint.api import ManualArgs, lint
 from combinations import SUPPORTED, combination, combination_id
 from conftest import Render, render
 from hook_loader import pre_gen
+from rendered_stack import pool_sockets_per_container
 from sam_support import atlas_schema_errors, top_level_read_only
 from toolchains import TOOLCHAINS
 
@@ -728,6 +729,8 @@ def test_four_alarms_watch_the_function_and_its_connections(
     containers = int(combo.get("reserved_concurrency", 50)) or max_reserved(
         projects[combo_id(combo)]
     )
+    # A container's pool sockets in 5 minutes: 6 per pool, one pool per mongos on a sharded cluster.
+    sockets = pool_sockets_per_container(combo)
     timeout_ms = int(combo.get("lambda_timeout_s", 15)) * 1000
     on_function = [{"Name": "FunctionName", "Value": {"Ref": function}}]
     every_5_min = {"Period": 300, "EvaluationPeriods": 1, "DatapointsToAlarm": 1}
@@ -750,7 +753,7 @@ def test_four_alarms_watch_the_function_and_its_connections(
         f"{slug}-connections-created": {
             **{"Namespace": slug, "MetricName": "ConnectionsCreated", "Statistic": "Sum"},
             **{"Dimensions": [{"Name": "service", "Value": slug}], **every_5_min},
-            **{"ComparisonOperator": "GreaterThanThreshold", "Threshold": 6 * containers},
+            **{"ComparisonOperator": "GreaterThanThreshold", "Threshold": sockets * containers},
         },
     }
     alarms = {

@@ -33,7 +33,7 @@ import sam_support as sam
 import yaml
 from combinations import SUPPORTED, Answers, combination, combination_id
 from conftest import Render
-from rendered_stack import DEFAULTS, RenderedStack
+from rendered_stack import DEFAULTS, RenderedStack, pool_sockets_per_container
 from sam_toolchain import SAM_CLI_VERSION, run_sam
 from toolchains import CheckovReport, run_checkov
 
@@ -531,8 +531,9 @@ def test_alarms(stack: Stack) -> None:
 
     CloudFormation has no arithmetic, so the thresholds that depend on parameters are metric
     math ratios: p99 duration in % of FunctionTimeout above 80 (> timeout x 1000 x 0.8 ms),
-    ConnectionsCreated per container above 6 (> 6 x N, N = ReservedConcurrency or, with 0,
-    the budget's maximum). Checked as CloudFormation deploys them for several values.
+    ConnectionsCreated per container above 6, 18 on a sharded cluster (> 6 x N, N =
+    ReservedConcurrency or, with 0, the budget's maximum). Checked as CloudFormation deploys them
+    for several values.
     """
     alarms = _of_type(stack.template, "AWS::CloudWatch::Alarm")
     assert set(alarms) == set(ALARMS)
@@ -582,7 +583,7 @@ def test_alarms(stack: Stack) -> None:
     assert (connections["EvaluationPeriods"], connections["DatapointsToAlarm"]) == (1, 1)
     assert (connections["ComparisonOperator"], connections["Threshold"]) == (
         "GreaterThanThreshold",
-        6,
+        pool_sockets_per_container(stack.answers),
     )
 
     # What each alarm really compares, as deployed: the metric's own value against a bound.
@@ -594,7 +595,8 @@ def test_alarms(stack: Stack) -> None:
     for reserved in (int(stack.answer("reserved_concurrency")), 1, stack.max_reserved, 0):
         deployed = stack.deployed(ReservedConcurrency=reserved).resources
         expression = deployed["ConnectionsCreatedAlarm"]["Properties"]["Metrics"][1]["Expression"]
-        # Sum / N > 6  <=>  Sum > 6 x N, N = the reserved containers or the budget's maximum
+        # Sum / N > S  <=>  Sum > S x N, N = the reserved containers or the budget's maximum,
+        # S = the pool sockets a container may open in 5 minutes
         assert expression == f"connections / {reserved or stack.max_reserved}"
 
 
@@ -1475,7 +1477,7 @@ def test_readme_shows_cold_starts_alarms_and_the_alert(stack: Stack) -> None:
     reserved = int(stack.answer("reserved_concurrency"))
     timeout_ms = int(stack.answer("lambda_timeout_s")) * 800
     assert f"that is > {timeout_ms} ms" in shows
-    assert f"that is Sum > {6 * reserved}" in shows
+    assert f"that is Sum > {pool_sockets_per_container(stack.answers) * reserved}" in shows
     assert "`CONNECTIONS_PERCENT`" in shows and "above 80" in shows
     assert "no matcher" in shows  # the SRV string does not name the hosts
     walk = readme.split("## Deploy, step by step", 1)[1].split("\n## ", 1)[0]

@@ -22,7 +22,7 @@ import terraform_support as tf
 import yaml
 from combinations import SUPPORTED, Answers, combination_id
 from conftest import Render
-from rendered_stack import DEFAULTS, RenderedStack
+from rendered_stack import DEFAULTS, RenderedStack, pool_sockets_per_container
 from toolchains import CheckovReport, run_checkov
 
 TF_COMBINATIONS = [answers for answers in SUPPORTED if answers["iac_tool"] == "terraform"]
@@ -1020,7 +1020,8 @@ def test_readme_says_how_containers_start_and_what_cloudwatch_and_atlas_show(
         "`<name>-throttles`",
         f"`<name>-duration` | `AWS/Lambda` `Duration`, p99 | > {timeout_ms * 8 // 10} ms",
         f"`<name>-connections-created` | `{stack.project.name}` `ConnectionsCreated`, "
-        f"`service` = `<name>` | Sum > {6 * containers} in 5 minutes",
+        f"`service` = `<name>` | Sum > {pool_sockets_per_container(stack.answers) * containers} "
+        "in 5 minutes",
         f'"Connections % of configured\nlimit" above {headroom} (`CONNECTIONS_PERCENT`',
         "`alarm_email`",
     ):

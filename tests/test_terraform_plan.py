@@ -598,6 +598,8 @@ ALARM_CASES: dict[str, tuple[Answers, dict[str, Any], str, float, float]] = {
         6 * budget(FLEX),
         12000,
     ),
+    # One pool per mongos a container uses (srvMaxHosts 3): 18 sockets per container.
+    "sharded": (PRIVATE_ENDPOINT, {}, "atlas-lambda-service", 18 * 50, 15 * 1000 * 0.8),
     "another name, snapstart": (
         SNAPSTART,
         {"name": "orders-api", "reserved_concurrency": 7, "lambda_timeout_s": 3},

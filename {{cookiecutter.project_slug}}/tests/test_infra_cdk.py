@@ -916,10 +916,11 @@ def test_four_alarms_notify_one_encrypted_topic(template: Template) -> None:
     for props in alarms.values():
         assert props["AlarmActions"] == props["OKActions"] == [ref(topic)]
         assert props["TreatMissingData"] == "notBreaching"
-    # p99 near the timeout; more sockets than the reserved containers open (6 each at most).
+    # p99 near the timeout; more sockets than the reserved containers open
+    # ({{ cookiecutter.__pool_sockets_per_container }} each at most{% if cookiecutter.cluster_topology == "sharded" %}: 6 per pool, one pool per mongos, 3 mongos{% endif %}).
     assert alarms[f"{STACK_NAME}-duration"]["Threshold"] == TIMEOUT_S * 1000 * 0.8
     connections = alarms[f"{STACK_NAME}-connections-created"]
-    assert connections["Threshold"] == 6 * RESERVED_CONCURRENCY
+    assert connections["Threshold"] == {{ cookiecutter.__pool_sockets_per_container }} * RESERVED_CONCURRENCY
     assert connections["Namespace"] == STACK_NAME
     assert connections["MetricName"] == "ConnectionsCreated"
     assert connections["Dimensions"] == [{"Name": "service", "Value": STACK_NAME}]
@@ -933,7 +934,7 @@ def test_with_none_reserved_the_budget_bounds_connections_and_email_subscribes(
     unreserved: Template,
 ) -> None:
     alarms = alarms_of(unreserved)
-    assert alarms[f"{STACK_NAME}-connections-created"]["Threshold"] == 6 * MAX_RESERVED_CONCURRENCY
+    assert alarms[f"{STACK_NAME}-connections-created"]["Threshold"] == {{ cookiecutter.__pool_sockets_per_container }} * MAX_RESERVED_CONCURRENCY
     _, subscription = the_one(unreserved, "AWS::SNS::Subscription")
     assert subscription["Properties"] == {
         "Protocol": "email",

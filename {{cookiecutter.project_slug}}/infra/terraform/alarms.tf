@@ -134,8 +134,9 @@ resource "aws_cloudwatch_metric_alarm" "duration" {
 locals {
   # A container opens its pool's socket on its first invocation and again only after the
   # driver's maxIdleTimeMS (60 s) of idleness, so N containers open at most N x (300 / 60 + 1)
-  # = 6 x N sockets in 5 minutes. More means a client is being built per call again.
-  connections_created_max = 6 * local.max_containers
+  # = 6 x N sockets in 5 minutes{% if cookiecutter.cluster_topology == "sharded" %}, times 3 here: a container keeps one pool per mongos it
+  # uses, and srvMaxHosts lets it use 3{% endif %}. More means a client is being built per call again.
+  connections_created_max = {{ cookiecutter.__pool_sockets_per_container }} * local.max_containers
 }
 
 # The function's own metric (Powertools EMF, namespace and service = var.name, function.tf):

@@ -29,7 +29,14 @@ MAX_IDLE_S = 60
 # sat idle for maxIdleTimeMS, so in one period it opens at most 300 / 60 + 1 = 6, and N
 # containers at most 6 x N. More means the per-call client crept back: a client built per
 # invocation opens a socket on every one.
-SOCKETS_PER_CONTAINER = PERIOD_S // MAX_IDLE_S + 1
+{%- if cookiecutter.cluster_topology == "sharded" %}
+# A container keeps one pool per mongos it uses, and srvMaxHosts lets it use 3.
+POOLS_PER_CONTAINER = 3
+{%- else %}
+# A container's one pool: the primary's.
+POOLS_PER_CONTAINER = 1
+{%- endif %}
+SOCKETS_PER_CONTAINER = (PERIOD_S // MAX_IDLE_S + 1) * POOLS_PER_CONTAINER
 # The app's metric (telemetry.py), published in the namespace and with the one dimension
 # `service` that the function's POWERTOOLS_* variables name: the project.
 CONNECTIONS_CREATED = "ConnectionsCreated"
