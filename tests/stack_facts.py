@@ -849,41 +849,13 @@ def load_cdk_settings(project: Path) -> types.ModuleType:
 # ---------------------------------------------------------------- Terraform
 
 
-class TerraformAdapter:
+class TerraformAdapter(tf.ParsedConfiguration):
     """infra/terraform/*.tf, parsed, with simple expressions evaluated at the defaults."""
 
     def __init__(self, stack: RenderedStack) -> None:
         self.answers = stack.answers
         self.project = stack.project
         self.folder = stack.project / "infra" / "terraform"
-
-    @cached_property
-    def texts(self) -> dict[str, str]:
-        return {p.name: p.read_text(encoding="utf-8") for p in sorted(self.folder.glob("*.tf"))}
-
-    @cached_property
-    def configs(self) -> dict[str, tf.Config]:
-        return {name: tf.parse(text) for name, text in self.texts.items()}
-
-    @cached_property
-    def resources(self) -> dict[str, dict[str, Any]]:
-        return tf.labelled(self.configs, "resource")
-
-    @cached_property
-    def data(self) -> dict[str, dict[str, Any]]:
-        return tf.labelled(self.configs, "data")
-
-    @cached_property
-    def ephemeral(self) -> dict[str, dict[str, Any]]:
-        return tf.labelled(self.configs, "ephemeral")
-
-    @cached_property
-    def variables(self) -> dict[str, dict[str, Any]]:
-        return tf.named(self.configs, "variable")
-
-    @cached_property
-    def locals(self) -> dict[str, Any]:
-        return tf.named(self.configs, "locals")
 
     def evaluator(self, **given: Any) -> hcl_eval.Evaluator:
         values = {

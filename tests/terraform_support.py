@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -243,3 +244,45 @@ def enclosing_calls(expression: str, position: int) -> list[str]:
         else:
             calls.append(match.group(1) or "")
     return calls
+
+
+class ParsedConfiguration:
+    """A configuration's ``*.tf`` files, each parsed once; for a class that sets ``folder``."""
+
+    folder: Path
+
+    @cached_property
+    def texts(self) -> dict[str, str]:
+        return {p.name: p.read_text(encoding="utf-8") for p in sorted(self.folder.glob("*.tf"))}
+
+    @cached_property
+    def configs(self) -> dict[str, Config]:
+        return {name: parse(text) for name, text in self.texts.items()}
+
+    @cached_property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        return labelled(self.configs, "resource")
+
+    @cached_property
+    def data(self) -> dict[str, dict[str, Any]]:
+        return labelled(self.configs, "data")
+
+    @cached_property
+    def ephemeral(self) -> dict[str, dict[str, Any]]:
+        return labelled(self.configs, "ephemeral")
+
+    @cached_property
+    def variables(self) -> dict[str, dict[str, Any]]:
+        return named(self.configs, "variable")
+
+    @cached_property
+    def locals(self) -> dict[str, Any]:
+        return named(self.configs, "locals")
+
+    @cached_property
+    def outputs(self) -> dict[str, dict[str, Any]]:
+        return named(self.configs, "output")
+
+    @cached_property
+    def checks(self) -> dict[str, Any]:
+        return named(self.configs, "check")

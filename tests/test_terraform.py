@@ -166,7 +166,7 @@ def max_containers(answers: Answers) -> int:
     return int(limit // DEFAULTS["_connections_per_container_per_node"])
 
 
-class Stack(RenderedStack):
+class Stack(RenderedStack, tf.ParsedConfiguration):
     """One rendered project's Terraform files, parsed once."""
 
     @property
@@ -185,42 +185,6 @@ class Stack(RenderedStack):
         if self.cold == "provisioned":
             files.add("function_provisioned.tf")
         return files | ({"database_secret.tf"} if self.auth == "password" else set())
-
-    @cached_property
-    def texts(self) -> dict[str, str]:
-        return {p.name: p.read_text(encoding="utf-8") for p in sorted(self.folder.glob("*.tf"))}
-
-    @cached_property
-    def configs(self) -> dict[str, tf.Config]:
-        return {name: tf.parse(text) for name, text in self.texts.items()}
-
-    @cached_property
-    def resources(self) -> dict[str, dict[str, Any]]:
-        return tf.labelled(self.configs, "resource")
-
-    @cached_property
-    def data(self) -> dict[str, dict[str, Any]]:
-        return tf.labelled(self.configs, "data")
-
-    @cached_property
-    def ephemeral(self) -> dict[str, dict[str, Any]]:
-        return tf.labelled(self.configs, "ephemeral")
-
-    @cached_property
-    def variables(self) -> dict[str, dict[str, Any]]:
-        return tf.named(self.configs, "variable")
-
-    @cached_property
-    def locals(self) -> dict[str, Any]:
-        return tf.named(self.configs, "locals")
-
-    @cached_property
-    def outputs(self) -> dict[str, dict[str, Any]]:
-        return tf.named(self.configs, "output")
-
-    @cached_property
-    def checks(self) -> dict[str, Any]:
-        return tf.named(self.configs, "check")
 
     @cached_property
     def readme(self) -> str:
