@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from toolchains import ensure_venv, find_python
 
@@ -82,6 +82,29 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+class _LoopbackService:
+    """An HTTP service on a loopback port, served from a thread inside ``with``."""
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._server = _Server(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 @dataclass
 class Outcome:
     """What the runtime posted for one invocation (or for init)."""
@@ -108,7 +131,7 @@ class RuntimeFailure(AssertionError):
     """The runtime did not behave as Lambda expects (no answer, an init error, ...)."""
 
 
-class RuntimeAPI:
+class RuntimeAPI(_LoopbackService):
     """Lambda's side of the Runtime API for one execution environment.
 
     ``invoke`` queues an event and waits for the runtime's answer. ``init_error`` and
@@ -128,27 +151,19 @@ class RuntimeAPI:
         self._pending: dict[str, _Pending] = {}
         self._lock = threading.Lock()
         self._closed = False
-        self._server = _Server(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._serve(self._handler_class())
 
     @property
     def address(self) -> str:
         """``host:port``, the value of ``AWS_LAMBDA_RUNTIME_API``."""
-        host, port = self._server.server_address[:2]
+        host, port = self.host_port
         return f"{host}:{port}"
-
-    def __enter__(self) -> RuntimeAPI:
-        self._thread.start()
-        return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._closed = True
         self._restored.set()
         self._events.put(None)  # releases a waiting /next
-        self._server.shutdown()
-        self._server.server_close()
+        super().__exit__(*exc_info)
 
     # --- Lambda's side ------------------------------------------------------------
 
@@ -414,7 +429,7 @@ def serve(
 # --------------------------------------------------------------------------- AWS stand-ins
 
 
-class SecretsManager:
+class SecretsManager(_LoopbackService):
     """``secretsmanager:GetSecretValue`` on loopback, for boto3 pointed at it.
 
     ``reads`` counts the calls per secret ARN; an unknown ARN gets the error AWS sends.
@@ -424,24 +439,13 @@ class SecretsManager:
         self.secrets = dict(secrets)
         self.reads: dict[str, int] = {}
         self.unsigned = 0  # requests without a SigV4 Authorization header
-        self._server = _Server(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._serve(self._handler_class())
         self._versions = itertools.count(1)
 
     @property
     def endpoint(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = self.host_port
         return f"http://{host}:{port}"
-
-    def __enter__(self) -> SecretsManager:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         store = self
@@ -498,7 +502,7 @@ class SecretsManager:
         return Handler
 
 
-class ContainerCredentials:
+class ContainerCredentials(_LoopbackService):
     """The role's credentials endpoint Lambda gives SnapStart functions
     (``AWS_CONTAINER_CREDENTIALS_FULL_URI``, asked with ``AWS_CONTAINER_AUTHORIZATION_TOKEN``)
     on loopback. ``requests`` holds each request's Authorization header."""
@@ -508,25 +512,14 @@ class ContainerCredentials:
 
     def __init__(self) -> None:
         self.requests: list[str] = []
-        self._server = _Server(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._serve(self._handler_class())
 
     def env(self) -> dict[str, str]:
-        host, port = self._server.server_address[:2]
+        host, port = self.host_port
         return {
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI": f"http://{host!s}:{port}/2021-04-23/credentials",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI": f"http://{host}:{port}/2021-04-23/credentials",
             "AWS_CONTAINER_AUTHORIZATION_TOKEN": self.TOKEN,
         }
-
-    def __enter__(self) -> ContainerCredentials:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         endpoint = self
