@@ -222,36 +222,31 @@ def expected_role(answers: Answers) -> Role:
 def expected_database_user(answers: Answers) -> DatabaseUser:
     """One user, readWrite on the answer's database, scoped to the one cluster; IAM: the
     function's role; password: the secret's username and password, generated, never typed."""
-    roles = frozenset({("readWrite", answer(answers, "database_name"))})
-    scopes = frozenset({("CLUSTER", CLUSTER_NAME_INPUT)})
+    common: dict[str, Any] = {
+        "users": 1,
+        "project": PROJECT_ID_INPUT,
+        "roles": frozenset({("readWrite", answer(answers, "database_name"))}),
+        "scopes": frozenset({("CLUSTER", CLUSTER_NAME_INPUT)}),
+        "password_inputs": frozenset(),
+        "labels": frozenset(),
+        "atlas_admin_anywhere": False,
+    }
     if answers["auth_mode"] == "iam":
         return DatabaseUser(
-            users=1,
-            project=PROJECT_ID_INPUT,
+            **common,
             auth="AWS IAM ROLE",
             username=ROLE_ARN,
             auth_database="$external",
-            roles=roles,
-            scopes=scopes,
             password=None,
             secret=None,
-            password_inputs=frozenset(),
-            labels=frozenset(),
-            atlas_admin_anywhere=False,
         )
     return DatabaseUser(
-        users=1,
-        project=PROJECT_ID_INPUT,
+        **common,
         auth="SCRAM",
         username=SECRET_USERNAME,
         auth_database="admin",
-        roles=roles,
-        scopes=scopes,
         password=SECRET_PASSWORD,
         secret=("password", 40),
-        password_inputs=frozenset(),
-        labels=frozenset(),
-        atlas_admin_anywhere=False,
     )
 
 
