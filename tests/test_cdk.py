@@ -44,6 +44,10 @@ from rendered_stack import pool_sockets_per_container
 from sam_support import atlas_schema_errors, top_level_read_only
 from toolchains import TOOLCHAINS
 
+# Under pytest-xdist (--dist loadgroup) these tests run on one worker, the one that builds the
+# session's CDK suite (minutes); the other workers go on with the rest meanwhile.
+pytestmark = pytest.mark.xdist_group("cdk")
+
 TESTS = Path(__file__).resolve().parent
 CDK_COMBOS = [c for c in SUPPORTED if c["iac_tool"] == "cdk"]
 HOSTILE = combination(

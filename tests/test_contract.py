@@ -136,18 +136,19 @@ def package_name(answers: Answers) -> str:
 class Extracted:
     """Facts of each render, extracted once per session (and pytest-xdist worker)."""
 
-    def __init__(self, render_once: Render, cdk: dict[str, Any]) -> None:
+    def __init__(self, render_once: Render, cdk_suite: Callable[[], dict[str, Any]]) -> None:
         self.render_once = render_once
-        self.cdk = cdk
+        self.cdk_suite = cdk_suite  # asked for only by CDK renders: it takes minutes to build
         self.cache: dict[tuple[str, str], Facts] = {}
 
     def adapter(self, name: str, tool: str) -> Any:
         answers = answers_for(name, tool)
         if tool == "cdk":
             key = combo_id(answers)
-            result = self.cdk["synthesized"][key]
+            cdk = self.cdk_suite()
+            result = cdk["synthesized"][key]
             assert result["ok"], result["error"]
-            project = Path(self.cdk["projects"][key])
+            project = Path(cdk["projects"][key])
             template = load(result, project.name)
             stack = RenderedStack(answers, project)
             return sf.CdkAdapter(stack, template, context_for(answers))
@@ -161,8 +162,18 @@ class Extracted:
 
 
 @pytest.fixture(scope="session")
-def extracted(render_once: Render, suite: dict[str, Any]) -> Extracted:  # noqa: F811
-    return Extracted(render_once, suite)
+def extracted(render_once: Render, request: pytest.FixtureRequest) -> Extracted:
+    return Extracted(render_once, lambda: request.getfixturevalue("suite"))
+
+
+# Under pytest-xdist (--dist loadgroup) every test that needs the CDK suite runs on the worker
+# that builds it, so the other workers go on with the rest meanwhile.
+def on_cdk_worker(*values: Any) -> Any:
+    return pytest.param(*values, marks=pytest.mark.xdist_group("cdk"))
+
+
+def grouped(renders: list[tuple[str, str]]) -> list[Any]:
+    return [on_cdk_worker(n, t) if t == "cdk" else (n, t) for n, t in renders]
 
 
 # ---------------------------------------------------------------- what the answers call for
@@ -426,7 +437,9 @@ def _record(fact: str) -> Any:
 
 @pytest.mark.parametrize("rule", list(EXPECTED))
 @pytest.mark.parametrize(
-    ("name", "tool"), RENDERS, ids=[n if n in COLD_STARTS else f"{t}-{n}" for n, t in RENDERS]
+    ("name", "tool"),
+    grouped(RENDERS),
+    ids=[n if n in COLD_STARTS else f"{t}-{n}" for n, t in RENDERS],
 )
 def test_facts_are_what_the_answers_call_for(
     name: str, tool: str, rule: str, extracted: Extracted
@@ -435,6 +448,7 @@ def test_facts_are_what_the_answers_call_for(
     assert found == expected(tool, answers_for(name, tool), rule)
 
 
+@pytest.mark.xdist_group("cdk")
 @pytest.mark.parametrize("rule", list(EXPECTED))
 @pytest.mark.parametrize("name", list(ANSWER_SETS))
 def test_the_three_tools_agree(name: str, rule: str, extracted: Extracted) -> None:
@@ -570,7 +584,7 @@ def _(template: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("rule", list(EXPECTED))
-@pytest.mark.parametrize("tool", TOOLS)
+@pytest.mark.parametrize("tool", [t if t != "cdk" else on_cdk_worker(t) for t in TOOLS])
 def test_a_planted_change_is_seen(
     tool: str,
     rule: str,
