@@ -31,7 +31,7 @@ demo: $(DEMO_VENV)/.installed  ## render a project with the defaults, run its te
 	$(DEMO_VENV)/bin/cookiecutter --no-input . -o $(DEMO)
 	$(MAKE) -C $(DEMO)/atlas-lambda-service test invoke
 
-test: $(STAMP)  ## the template's whole test suite (renders every combination), ~9 min on 2 cores
+test: $(STAMP)  ## the template's whole test suite (renders every combination), ~23 min on 2 cores
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)  ## benchmarks vs the naive pattern, and each cold-start mode, ~9 min (BENCH_ARGS=--suite adds the suite time)
