@@ -775,6 +775,27 @@ def test_with_the_runtimes_python_or_uv_make_uses_them_quietly(tmp_path: Path) -
         assert check.returncode == 0 and check.stderr == "", (name, check.stderr)
 
 
+def test_an_inactive_pyenv_python_is_found_where_pyenv_installed_it(tmp_path: Path) -> None:
+    """pyenv's shim for a version that is not active does not run; make looks in pyenv's root."""
+    version, other = other_python()
+    project = render(tmp_path, python_version=version)
+    root = tmp_path / "pyenv-root"
+    installed = root / "versions" / f"{version}.99" / "bin"
+    installed.mkdir(parents=True)
+    (installed / f"python{version}").symlink_to(find_python(version))
+    env = only_on_path(tmp_path / "bin", python3=other)
+    pyenv = tmp_path / "bin" / "pyenv"
+    pyenv.write_text(f"#!/bin/sh\necho {root}\n")
+    pyenv.chmod(0o755)
+    dry = subprocess.run([MAKE, "-n", "install"], cwd=project, env=env, capture_output=True,
+                         text=True, check=False)  # fmt: skip
+    assert f"python{version} -m venv .venv" in dry.stdout, dry.stdout
+    assert f"{tmp_path / 'bin' / 'python3'} -m venv" not in dry.stdout, dry.stdout
+    check = subprocess.run([MAKE, "check-python"], cwd=project, env=env, capture_output=True,
+                           text=True, check=False)  # fmt: skip
+    assert check.returncode == 0 and check.stderr == "", check.stderr
+
+
 # --------------------------------------------------------------------------- .env
 
 
