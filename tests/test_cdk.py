@@ -42,7 +42,7 @@ from conftest import Render, render
 from hook_loader import pre_gen
 from rendered_stack import pool_sockets_per_container
 from sam_support import atlas_schema_errors, top_level_read_only
-from toolchains import TOOLCHAINS
+from toolchains import TOOLCHAINS, mypy_cache
 
 # Under pytest-xdist (--dist loadgroup) these tests run on one worker, the one that builds the
 # session's CDK suite (minutes); the other workers go on with the rest meanwhile.
@@ -248,19 +248,19 @@ def check_code(projects: dict[str, Path], cdk_bin: Path) -> dict[str, dict[str, 
     representatives: dict[str, Path] = {}
     for project in projects.values():
         representatives.setdefault(fingerprint(project), project)
-    cache = TOOLCHAINS / "mypy-cache-cdk"
 
     def check(project: Path) -> dict[str, Any]:
-        mypy = [str(cdk_bin / "mypy"), "--cache-dir", str(cache), *CDK_CODE]
-        tests = [str(cdk_bin / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"]
         outcome = {}
-        for name, command in (("mypy", mypy), ("pytest", [*tests, "tests/test_infra_cdk.py"])):
-            done = run(command, project)
-            outcome[name] = {"returncode": done.returncode, "output": done.stdout + done.stderr}
+        with mypy_cache(TOOLCHAINS / "mypy-cache-cdk") as cache:
+            done = run([str(cdk_bin / "mypy"), "--cache-dir", str(cache), *CDK_CODE], project)
+        outcome["mypy"] = {"returncode": done.returncode, "output": done.stdout + done.stderr}
+        tests = [str(cdk_bin / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        done = run([*tests, "tests/test_infra_cdk.py"], project)
+        outcome["pytest"] = {"returncode": done.returncode, "output": done.stdout + done.stderr}
         return outcome
 
     # The first run fills mypy's cache for the CDK libraries (a minute when cold); the others
-    # reuse it, two at a time.
+    # reuse it, one mypy at a time, each overlapping another's stack tests.
     first, *others = representatives
     outcomes = {first: check(representatives[first])}
     with ThreadPoolExecutor(max_workers=2) as pool:

@@ -20,7 +20,14 @@ import pytest
 from combinations import SUPPORTED, combination_id
 from conftest import Render
 from packaging.requirements import Requirement
-from toolchains import PROJECT_REQUIREMENTS, TOOLCHAINS, project_venv, python_of, run
+from toolchains import (
+    PROJECT_REQUIREMENTS,
+    TOOLCHAINS,
+    mypy_cache,
+    project_venv,
+    python_of,
+    run,
+)
 from user_variants import VARIANTS
 
 pytestmark = pytest.mark.slow
@@ -84,10 +91,11 @@ def test_every_combination_passes_mypy_strict(
     key = fingerprint(project) + python_of(project)
     if key not in _mypy_results:
         mypy = str(venv_bin(python_of(project)) / "mypy")
-        cache = TOOLCHAINS / "mypy-cache" / python_of(project)
-        _mypy_results[key] = run(
-            [mypy, "--cache-dir", str(cache), "--exclude", IAC_TEST_MODULES, *CODE_DIRS], project
-        )
+        with mypy_cache(TOOLCHAINS / "mypy-cache" / python_of(project)) as cache:
+            _mypy_results[key] = run(
+                [mypy, "--cache-dir", str(cache), "--exclude", IAC_TEST_MODULES, *CODE_DIRS],
+                project,
+            )
     result = _mypy_results[key]
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Success: no issues found" in result.stdout
@@ -154,8 +162,9 @@ def test_python_3_14_projects_check_for_3_14_and_pass_their_suite_on_the_nearest
     bin_dir = venv_bin("3.14")
     ruff = run([str(bin_dir / "ruff"), "check", "--no-cache", "."], project)
     assert ruff.returncode == 0, ruff.stdout + ruff.stderr
-    mypy = run([str(bin_dir / "mypy"), "--cache-dir", str(TOOLCHAINS / "mypy-cache" / "3.14"),
-                "--exclude", IAC_TEST_MODULES, *CODE_DIRS], project)  # fmt: skip
+    with mypy_cache(TOOLCHAINS / "mypy-cache" / "3.14") as cache:
+        mypy = run([str(bin_dir / "mypy"), "--cache-dir", str(cache),
+                    "--exclude", IAC_TEST_MODULES, *CODE_DIRS], project)  # fmt: skip
     assert mypy.returncode == 0, mypy.stdout + mypy.stderr
     if answers["auth_mode"] == "iam":  # one suite is enough to show the code runs (moto is slow)
         suite = run([str(bin_dir / "python"), "-m", "pytest", "-q", "-m", "not slow",

@@ -34,7 +34,6 @@ and pip paths, ``.env``, and the README's targets and layout.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import platform
@@ -67,7 +66,7 @@ from lambda_runtime import (
     secrets_manager_env,
     serve,
 )
-from toolchains import TOOLCHAINS, find_python, uv_bin, uv_env
+from toolchains import TOOLCHAINS, find_python, mypy_cache, uv_bin, uv_env
 from user_variants import VARIANTS, Variant
 
 PYTHON_VERSIONS = ("3.13", "3.12")
@@ -178,15 +177,12 @@ def user_environment(
 
 @contextmanager
 def mypy_cache_lock(args: list[str], env: Mapping[str, str]) -> Iterator[None]:
-    """One `make lint` at a time per mypy cache: mypy's SQLite cache, written by two cold
-    runs at once, comes out unusable (the next run is cold again)."""
+    """One `make lint` at a time per mypy cache (toolchains.mypy_cache says why)."""
     cache = Path(env.get("MYPY_CACHE_DIR", "/nonexistent"))
     if "make lint" not in " ".join(args) or not cache.is_relative_to(MYPY_CACHE):
         yield
         return
-    cache.mkdir(parents=True, exist_ok=True)
-    with (cache / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with mypy_cache(cache):
         yield
 
 

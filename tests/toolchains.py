@@ -16,6 +16,8 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,18 @@ PROJECT_REQUIREMENTS = [
     "ruff==0.17.6",
     "snapshot-restore-py==1.0.0",
 ]
+
+
+@contextmanager
+def mypy_cache(cache: Path) -> Iterator[Path]:
+    """``cache`` for one mypy run at a time. Generated projects share module names
+    (``tests.conftest``, ``<package>.mongo``) with different contents; two runs writing one
+    cache at once (xdist workers, threads) leave it inconsistent, and a later run reports
+    another project's modules ("Module tests.conftest has no attribute ...") or crashes."""
+    cache.mkdir(parents=True, exist_ok=True)
+    with (cache / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield cache
 
 
 def _runs(python: str) -> bool:
