@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import stack_facts as sf
 import terraform_support as tf
 import yaml
 from combinations import SUPPORTED, Answers, combination_id
@@ -70,6 +71,8 @@ CONCERNS: dict[str, set[str]] = {
         "data aws_iam_policy_document.lambda_assume_role",
         "resource aws_iam_role.function",
         "resource aws_iam_role_policy_attachment.vpc_access",
+        "data aws_iam_policy_document.deny_network_interfaces_to_code",
+        "resource aws_iam_role_policy.deny_network_interfaces_to_code",
         "resource aws_cloudwatch_log_group.function",
         "resource aws_lambda_function.api",
     },
@@ -846,8 +849,46 @@ def test_function_settings(stack: Stack) -> None:
     assert variables == expected
     assert function["depends_on"] == [
         "${aws_iam_role_policy_attachment.vpc_access}",
+        "${aws_iam_role_policy.deny_network_interfaces_to_code}",
         "${mongodbatlas_database_user.function}",
     ]
+
+
+def test_function_code_may_not_manage_network_interfaces(stack: Stack) -> None:
+    """AWSLambdaVPCAccessExecutionRole's EC2 actions are for Lambda's own network interface
+    management; the code holds the same role's credentials. An inline Deny on exactly those
+    actions, conditioned on lambda:SourceFunctionArn (which Lambda adds to calls from inside the
+    execution environment only), keeps them from the code. It names the function by an ARN
+    built from the function's name, so it is in place before the function exists, and the
+    function checks that ARN once it does."""
+    policy = stack.resource("aws_iam_role_policy.deny_network_interfaces_to_code")
+    assert policy["role"] == ref("aws_iam_role.function.id")
+    document = "aws_iam_policy_document.deny_network_interfaces_to_code"
+    assert policy["policy"] == ref(f"data.{document}.json")
+    statement = single(stack.data[document]["statement"])
+    assert statement["effect"] == "Deny"
+    assert sorted(statement["actions"]) == sorted(
+        a for a in sf.VPC_ACCESS_ACTIONS if a.startswith("ec2:")
+    )
+    assert statement["resources"] == ["*"]
+    assert single(statement["condition"]) == {
+        "test": "ArnLike",
+        "variable": "lambda:SourceFunctionArn",
+        "values": [ref("local.function_arn"), "${local.function_arn}:*"],
+    }
+    assert stack.locals["function_arn"] == (
+        "arn:${data.aws_partition.current.partition}:lambda:${var.aws_region}:"
+        "${data.aws_caller_identity.current.account_id}:function:${var.name}"
+    )
+    function = stack.resource("aws_lambda_function.api")
+    assert function["function_name"] == ref("var.name")
+    (check,) = lifecycle(function)["postcondition"]
+    assert check["condition"] == "${self.arn == local.function_arn}"
+    # Nothing else touches EC2: the only grants are the managed policy's.
+    for key, body in stack.data.items():
+        if key.startswith("aws_iam_policy_document.") and key != document:
+            assert "ec2:" not in json.dumps(body), key
+    assert "ec2:" not in json.dumps(stack.resources)
 
 
 def test_http_api(stack: Stack) -> None:

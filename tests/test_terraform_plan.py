@@ -24,10 +24,20 @@ from combinations import Answers, combination, combination_id
 from conftest import Render
 from rendered_stack import DEFAULTS
 from tfstub import OfflineTerraform, Result
+from tfstub.provider import ACCOUNT_ID
 
 VARIABLES = {"atlas_project_id": "6512a0f1c2d3e4f5a6b7c8d9", "atlas_cluster_name": "Cluster0"}
 REGION = "US_EAST_1"  # the renders' default aws_region, us-east-1, as Atlas names it
 ENDPOINT = "vpce-0a1b2c3d4e5f60001"  # what tfstub's interface endpoint would be
+# The EC2 actions of AWSLambdaVPCAccessExecutionRole.
+ENI_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
 # The strings Atlas shows for cluster0 in a project whose host id is ab1cd (contract 4).
 STANDARD = "mongodb+srv://cluster0.ab1cd.mongodb.net"
 PRI = "mongodb+srv://cluster0-pri.ab1cd.mongodb.net"
@@ -322,6 +332,38 @@ def test_reserved_concurrency_and_api_throttling(reserved: int, plan: Planner) -
         burst,
         burst * 10,
     )
+
+
+# ---------------------------------------------------------------- the execution role
+
+
+@pytest.mark.parametrize("answers", [NAT, FLEX], ids=lambda a: a["auth_mode"])
+def test_function_code_is_denied_network_interfaces(answers: Answers, plan: Planner) -> None:
+    """The role keeps AWSLambdaVPCAccessExecutionRole for Lambda; a Deny on its EC2 actions for
+    calls whose lambda:SourceFunctionArn is this function's (the code's calls) is planned with
+    the function's real ARN, before the function."""
+    result = plan(answers)
+    assert result.ok, explain(result)
+    policy = resource(result, "aws_iam_role_policy.deny_network_interfaces_to_code")
+    assert policy is not None
+    (statement,) = json.loads(policy["policy"])["Statement"]
+    arn = f"arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:atlas-lambda-service"
+    assert statement == {
+        "Sid": "DenyNetworkInterfacesToFunctionCode",
+        "Effect": "Deny",
+        "Action": sorted(ENI_ACTIONS),
+        "Resource": "*",
+        "Condition": {"ArnLike": {"lambda:SourceFunctionArn": sorted([arn, f"{arn}:*"])}},
+    }
+    function = resource(result, "aws_lambda_function.api")
+    assert function is not None and function["function_name"] == "atlas-lambda-service"
+    assert result.plan is not None
+    (config,) = [
+        r
+        for r in result.plan["configuration"]["root_module"]["resources"]
+        if r["address"] == "aws_lambda_function.api"
+    ]
+    assert "aws_iam_role_policy.deny_network_interfaces_to_code" in config["depends_on"]
 
 
 # ---------------------------------------------------------------- peering: the container
