@@ -93,6 +93,7 @@ CONCERNS: dict[str, set[str]] = {
         "resource aws_vpc_endpoint.atlas",
         "resource mongodbatlas_privatelink_endpoint_service.atlas",
         "data mongodbatlas_advanced_cluster.private_endpoint",
+        "resource terraform_data.network_path",
     },
     "network_peering.tf": {
         "data mongodbatlas_network_containers.aws",
@@ -103,6 +104,7 @@ CONCERNS: dict[str, set[str]] = {
         "resource aws_route.private_to_atlas",
         "resource aws_vpc_security_group_egress_rule.function_to_atlas",
         "resource mongodbatlas_project_ip_access_list.vpc",
+        "resource terraform_data.network_path",
     },
     "network_nat.tf": {
         "resource aws_subnet.public",
@@ -115,6 +117,7 @@ CONCERNS: dict[str, set[str]] = {
         "resource aws_route.private_default",
         "resource aws_vpc_security_group_egress_rule.function_to_atlas",
         "resource mongodbatlas_project_ip_access_list.nat",
+        "resource terraform_data.network_path",
     },
     "database_secret.tf": {
         "ephemeral aws_secretsmanager_random_password.database_user",
@@ -127,6 +130,7 @@ CONCERNS: dict[str, set[str]] = {
         "resource aws_vpc_security_group_ingress_rule.secretsmanager_endpoint_from_function",
         "resource aws_vpc_security_group_egress_rule.function_to_secretsmanager",
         "resource aws_vpc_endpoint.secretsmanager",
+        "resource terraform_data.secret_path",
     },
     "function_alias.tf": {"resource aws_lambda_alias.live"},
     "function_provisioned.tf": {"resource aws_lambda_provisioned_concurrency_config.live"},
@@ -851,6 +855,8 @@ def test_function_settings(stack: Stack) -> None:
         "${aws_iam_role_policy_attachment.vpc_access}",
         "${aws_iam_role_policy.deny_network_interfaces_to_code}",
         "${mongodbatlas_database_user.function}",
+        "${terraform_data.network_path}",
+        *(["${terraform_data.secret_path}"] if stack.auth == "password" else []),
     ]
 
 
@@ -891,7 +897,80 @@ def test_function_code_may_not_manage_network_interfaces(stack: Stack) -> None:
     assert "ec2:" not in json.dumps(stack.resources)
 
 
-def test_http_api(stack: Stack) -> None:
+# What a connection from the function needs, per network mode and with a password.
+CONNECTION_NEEDS = {
+    "private_endpoint": {
+        "mongodbatlas_privatelink_endpoint_service.atlas",
+        "aws_vpc_endpoint.atlas",
+        "aws_vpc_security_group_ingress_rule.atlas_endpoint_from_function",
+        "aws_vpc_security_group_egress_rule.function_to_atlas",
+    },
+    "peering": {
+        "aws_route_table_association.private",
+        "aws_vpc_peering_connection_accepter.atlas",
+        "aws_route.private_to_atlas",
+        "aws_vpc_security_group_egress_rule.function_to_atlas",
+        "mongodbatlas_project_ip_access_list.vpc",
+    },
+    "nat": {
+        "aws_route_table_association.private",
+        "aws_nat_gateway.main",
+        "aws_route.private_default",
+        "aws_route_table_association.public",
+        "aws_route.public_default",
+        "aws_vpc_security_group_egress_rule.function_to_atlas",
+        "mongodbatlas_project_ip_access_list.nat",
+    },
+    "password": {
+        "aws_iam_role_policy.read_database_secret",
+        "aws_vpc_endpoint.secretsmanager",
+        "aws_vpc_security_group_ingress_rule.secretsmanager_endpoint_from_function",
+        "aws_vpc_security_group_egress_rule.function_to_secretsmanager",
+        "aws_secretsmanager_secret_version.database_user",
+    },
+    "iam": set(),
+}
+
+
+def without_comments(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: without_comments(v) for k, v in node.items() if k != "__comments__"}
+    if isinstance(node, list):
+        return [without_comments(item) for item in node]
+    return node
+
+
+def dependencies(stack: Stack, address: str) -> set[str]:
+    """Every resource ``address`` waits for: what it refers to and its depends_on, followed
+    through locals, data sources, ephemeral resources and other resources."""
+    declared = {
+        "resource": stack.resources,
+        "data": stack.data,
+        "ephemeral": stack.ephemeral,
+        "local": stack.locals,
+    }
+    seen: set[tuple[str, str]] = set()
+    todo = [("resource", address)]
+    while todo:
+        kind, target = todo.pop()
+        body = declared.get(kind, {}).get(target)
+        for reference in tf.references(json.dumps(without_comments(body))):
+            if reference not in seen:
+                seen.add(reference)
+                todo.append(reference)
+    return {target for kind, target in seen if kind == "resource"}
+
+
+def test_containers_start_once_their_connection_can_succeed(stack: Stack) -> None:
+    """The function, and so the alias and its provisioned containers (which connect during
+    INIT), waits for the route, rules, access list and endpoints its connection needs."""
+    needs = CONNECTION_NEEDS[stack.network] | CONNECTION_NEEDS[stack.auth]
+    waits_for = dependencies(stack, "aws_lambda_function.api")
+    assert needs <= waits_for, needs - waits_for
+    if stack.cold == "provisioned":
+        provisioned = dependencies(stack, "aws_lambda_provisioned_concurrency_config.live")
+        assert needs | {"aws_lambda_function.api"} <= provisioned
+
     api = stack.resource("aws_apigatewayv2_api.http")
     assert api["protocol_type"] == "HTTP"
     integration = stack.resource("aws_apigatewayv2_integration.function")

@@ -559,6 +559,87 @@ def test_cold_start_mode_decides_what_the_api_invokes(cold_start: str, plan: Pla
         ) == ["aws_lambda_alias.live.name", "aws_lambda_alias.live"]
 
 
+PROVISIONED_BY_NETWORK = {
+    "nat": combination("iam", "nat", "terraform", "replica_set", cold_start="provisioned"),
+    "peering": combination(
+        "password", "peering", "terraform", "replica_set", cold_start="provisioned"
+    ),
+    "private_endpoint": PROVISIONED,
+}
+# What a provisioned container's connection during INIT needs, per network mode; with a
+# password, also the way to the secret.
+INIT_NEEDS = {
+    "nat": {
+        "aws_route.private_default",
+        "aws_route.public_default",
+        "aws_nat_gateway.main",
+        "aws_vpc_security_group_egress_rule.function_to_atlas",
+        "mongodbatlas_project_ip_access_list.nat",
+    },
+    "peering": {
+        "aws_route.private_to_atlas",
+        "aws_vpc_peering_connection_accepter.atlas",
+        "aws_vpc_security_group_egress_rule.function_to_atlas",
+        "mongodbatlas_project_ip_access_list.vpc",
+    },
+    "private_endpoint": {
+        "mongodbatlas_privatelink_endpoint_service.atlas",
+        "aws_vpc_endpoint.atlas",
+        "aws_vpc_security_group_ingress_rule.atlas_endpoint_from_function",
+        "aws_vpc_security_group_egress_rule.function_to_atlas",
+    },
+    "password": {
+        "aws_iam_role_policy.read_database_secret",
+        "aws_vpc_endpoint.secretsmanager",
+        "aws_vpc_security_group_egress_rule.function_to_secretsmanager",
+    },
+}
+
+
+def waits_for(result: Result, address: str) -> set[str]:
+    """The resources Terraform orders before ``address``: its references and depends_on, and
+    theirs (a local's own references are not in the plan: this follows resources only)."""
+    assert result.plan is not None, explain(result)
+    module = result.plan["configuration"]["root_module"]
+    config = {item["address"]: item for item in module["resources"]}
+
+    def direct(item: dict[str, Any]) -> set[str]:
+        found = set(item.get("depends_on", []))
+        todo: list[Any] = [item.get("expressions", {})]
+        while todo:
+            node = todo.pop()
+            if isinstance(node, dict):
+                found.update(node.get("references", []))
+                todo.extend(node.values())
+            elif isinstance(node, list):
+                todo.extend(node)
+        return {r for r in found if r in config}
+
+    seen: set[str] = set()
+    todo = [address]
+    while todo:
+        for found in direct(config[todo.pop()]) - seen:
+            seen.add(found)
+            todo.append(found)
+    return seen
+
+
+@pytest.mark.parametrize("network", list(PROVISIONED_BY_NETWORK))
+def test_provisioned_containers_initialise_after_their_path(network: str, plan: Planner) -> None:
+    """Provisioned containers connect during INIT, as soon as the alias exists: Terraform
+    creates them only after the route, rules, access list or endpoint their connection needs
+    (and, with a password, the permission and endpoint to read the secret)."""
+    answers = PROVISIONED_BY_NETWORK[network]
+    result = plan(answers)
+    assert result.ok, explain(result)
+    needs = INIT_NEEDS[network]
+    if answers["auth_mode"] == "password":
+        needs = needs | INIT_NEEDS["password"]
+    ordered = waits_for(result, "aws_lambda_provisioned_concurrency_config.live")
+    assert {"aws_lambda_alias.live", "aws_lambda_function.api"} <= ordered
+    assert needs <= ordered, sorted(needs - ordered)
+
+
 PROVISIONED_BUDGET = budget(PROVISIONED)
 # (reserved_concurrency, provisioned_concurrency, the error's detail or None)
 PROVISIONED_CASES: dict[str, tuple[int, float, str | None]] = {

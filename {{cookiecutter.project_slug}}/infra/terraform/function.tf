@@ -158,9 +158,19 @@ resource "aws_lambda_function" "api" {
     }
   }
 
+  # No container starts before what its connection needs exists: the network path
+  # (network_{{ cookiecutter.network_mode }}.tf){% if cookiecutter.auth_mode == "password" %} and the way to the secret (database_secret.tf){% endif %}.
+{%- if cookiecutter.cold_start == "provisioned" %}
+  # Provisioned containers connect during INIT: on a first apply they would otherwise start with
+  # no way to Atlas, and their first requests would have to connect.
+{%- endif %}
   depends_on = [
     aws_iam_role_policy_attachment.vpc_access,
     aws_iam_role_policy.deny_network_interfaces_to_code,
     mongodbatlas_database_user.function,
+    terraform_data.network_path,
+{%- if cookiecutter.auth_mode == "password" %}
+    terraform_data.secret_path,
+{%- endif %}
   ]
 }
