@@ -1003,16 +1003,22 @@ def test_containers_start_once_their_connection_can_succeed(stack: Stack) -> Non
 
 
 def test_api_throttling_is_sane_without_reservation(stack: Stack) -> None:
-    """Throttled to the reserved concurrency; with 0 (reserve nothing), to the budget's maximum."""
+    """Throttled to the reserved concurrency; with 0 (reserve nothing), to the budget's maximum;
+    never above API Gateway's default account-level limits (a stage cannot exceed them)."""
     budget = max_containers(stack.answers)
     assert stack.locals["max_containers"] == (
         f"${{var.reserved_concurrency > 0 ? var.reserved_concurrency : {budget}}}"
     )
     throttling = single(stack.resource("aws_apigatewayv2_stage.default")["default_route_settings"])
     assert throttling == {
-        "throttling_burst_limit": ref("local.max_containers"),
-        "throttling_rate_limit": ref("local.max_containers * 10"),
+        "throttling_burst_limit": ref("min(local.max_containers, 5000)"),
+        "throttling_rate_limit": ref("min(local.max_containers * 10, 10000)"),
     }
+    burst, rate = min(budget, 5000), min(budget * 10, 10000)
+    readme = " ".join(stack.readme.split())
+    assert "default account limits of bursts of 5,000 and 10,000 requests a second" in readme
+    if budget * 10 > 10000:
+        assert f"(with 0: bursts of {burst:,} and {rate:,} a second)" in readme
 
 
 def test_outputs(stack: Stack) -> None:

@@ -130,7 +130,8 @@ class Planner:
         self, answers: Answers, data: dict[str, Any] | None = None, **given: Any
     ) -> Result:
         data = {"mongodbatlas_advanced_cluster": cluster(), **(data or {})}
-        key = json.dumps([combination_id(answers), given, data], sort_keys=True)
+        # Every answer: combination_id leaves out the tier (other than FLEX).
+        key = json.dumps([answers, given, data], sort_keys=True)
         if key not in self.cache:
             self.cache[key] = self.terraform.plan(
                 self.folder(answers), {**VARIABLES, **given}, data
@@ -332,6 +333,28 @@ def test_reserved_concurrency_and_api_throttling(reserved: int, plan: Planner) -
         burst,
         burst * 10,
     )
+
+
+M80 = combination("iam", "nat", "terraform", "replica_set", atlas_tier="M80")
+
+
+@pytest.mark.parametrize(
+    ("reserved", "expected"),
+    [(0, (5000, 10000)), (999, (999, 9990)), (1000, (1000, 10000)), (6000, (5000, 10000))],
+)
+def test_api_throttling_stays_within_the_account_limits(
+    reserved: int, expected: tuple[int, int], plan: Planner
+) -> None:
+    """API Gateway's default account-level limits (bursts of 5,000, 10,000 requests a second)
+    bound every stage: an M80's budget (reserved 0) or a large reservation is clamped to them."""
+    assert budget(M80) > 5000
+    result = plan(M80, reserved_concurrency=reserved)
+    assert result.ok, explain(result)
+    stage = resource(result, "aws_apigatewayv2_stage.default")
+    assert stage is not None
+    (throttling,) = stage["default_route_settings"]
+    found = (throttling["throttling_burst_limit"], throttling["throttling_rate_limit"])
+    assert found == expected
 
 
 # ---------------------------------------------------------------- the execution role
