@@ -968,6 +968,12 @@ class TerraformAdapter(tf.ParsedConfiguration):
     def policy_grants(self, document: str) -> set[str]:
         grants = set()
         for statement in as_list(self.data[document]["statement"]):
+            if statement.get("effect") == "Deny":
+                # Only a Deny on the function's own code (lambda:SourceFunctionArn) is allowed:
+                # the role still grants Lambda what it uses itself (test_terraform.py checks it).
+                (condition,) = as_list(statement["condition"])
+                assert condition["variable"] == "lambda:SourceFunctionArn", statement
+                continue
             assert statement.get("effect", "Allow") == "Allow", statement
             for action in statement["actions"]:
                 for resource in statement["resources"]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import stack_facts as sf
 import terraform_support as tf
 import yaml
 from combinations import SUPPORTED, Answers, combination_id
@@ -70,6 +71,8 @@ CONCERNS: dict[str, set[str]] = {
         "data aws_iam_policy_document.lambda_assume_role",
         "resource aws_iam_role.function",
         "resource aws_iam_role_policy_attachment.vpc_access",
+        "data aws_iam_policy_document.deny_network_interfaces_to_code",
+        "resource aws_iam_role_policy.deny_network_interfaces_to_code",
         "resource aws_cloudwatch_log_group.function",
         "resource aws_lambda_function.api",
     },
@@ -90,6 +93,7 @@ CONCERNS: dict[str, set[str]] = {
         "resource aws_vpc_endpoint.atlas",
         "resource mongodbatlas_privatelink_endpoint_service.atlas",
         "data mongodbatlas_advanced_cluster.private_endpoint",
+        "resource terraform_data.network_path",
     },
     "network_peering.tf": {
         "data mongodbatlas_network_containers.aws",
@@ -100,6 +104,7 @@ CONCERNS: dict[str, set[str]] = {
         "resource aws_route.private_to_atlas",
         "resource aws_vpc_security_group_egress_rule.function_to_atlas",
         "resource mongodbatlas_project_ip_access_list.vpc",
+        "resource terraform_data.network_path",
     },
     "network_nat.tf": {
         "resource aws_subnet.public",
@@ -112,6 +117,7 @@ CONCERNS: dict[str, set[str]] = {
         "resource aws_route.private_default",
         "resource aws_vpc_security_group_egress_rule.function_to_atlas",
         "resource mongodbatlas_project_ip_access_list.nat",
+        "resource terraform_data.network_path",
     },
     "database_secret.tf": {
         "ephemeral aws_secretsmanager_random_password.database_user",
@@ -124,6 +130,7 @@ CONCERNS: dict[str, set[str]] = {
         "resource aws_vpc_security_group_ingress_rule.secretsmanager_endpoint_from_function",
         "resource aws_vpc_security_group_egress_rule.function_to_secretsmanager",
         "resource aws_vpc_endpoint.secretsmanager",
+        "resource terraform_data.secret_path",
     },
     "function_alias.tf": {"resource aws_lambda_alias.live"},
     "function_provisioned.tf": {"resource aws_lambda_provisioned_concurrency_config.live"},
@@ -846,11 +853,124 @@ def test_function_settings(stack: Stack) -> None:
     assert variables == expected
     assert function["depends_on"] == [
         "${aws_iam_role_policy_attachment.vpc_access}",
+        "${aws_iam_role_policy.deny_network_interfaces_to_code}",
         "${mongodbatlas_database_user.function}",
+        "${terraform_data.network_path}",
+        *(["${terraform_data.secret_path}"] if stack.auth == "password" else []),
     ]
 
 
-def test_http_api(stack: Stack) -> None:
+def test_function_code_may_not_manage_network_interfaces(stack: Stack) -> None:
+    """AWSLambdaVPCAccessExecutionRole's EC2 actions are for Lambda's own network interface
+    management; the code holds the same role's credentials. An inline Deny on exactly those
+    actions, conditioned on lambda:SourceFunctionArn (which Lambda adds to calls from inside the
+    execution environment only), keeps them from the code. It names the function by an ARN
+    built from the function's name, so it is in place before the function exists, and the
+    function checks that ARN once it does."""
+    policy = stack.resource("aws_iam_role_policy.deny_network_interfaces_to_code")
+    assert policy["role"] == ref("aws_iam_role.function.id")
+    document = "aws_iam_policy_document.deny_network_interfaces_to_code"
+    assert policy["policy"] == ref(f"data.{document}.json")
+    statement = single(stack.data[document]["statement"])
+    assert statement["effect"] == "Deny"
+    assert sorted(statement["actions"]) == sorted(
+        a for a in sf.VPC_ACCESS_ACTIONS if a.startswith("ec2:")
+    )
+    assert statement["resources"] == ["*"]
+    assert single(statement["condition"]) == {
+        "test": "ArnLike",
+        "variable": "lambda:SourceFunctionArn",
+        "values": [ref("local.function_arn"), "${local.function_arn}:*"],
+    }
+    assert stack.locals["function_arn"] == (
+        "arn:${data.aws_partition.current.partition}:lambda:${var.aws_region}:"
+        "${data.aws_caller_identity.current.account_id}:function:${var.name}"
+    )
+    function = stack.resource("aws_lambda_function.api")
+    assert function["function_name"] == ref("var.name")
+    (check,) = lifecycle(function)["postcondition"]
+    assert check["condition"] == "${self.arn == local.function_arn}"
+    # Nothing else touches EC2: the only grants are the managed policy's.
+    for key, body in stack.data.items():
+        if key.startswith("aws_iam_policy_document.") and key != document:
+            assert "ec2:" not in json.dumps(body), key
+    assert "ec2:" not in json.dumps(stack.resources)
+
+
+# What a connection from the function needs, per network mode and with a password.
+CONNECTION_NEEDS = {
+    "private_endpoint": {
+        "mongodbatlas_privatelink_endpoint_service.atlas",
+        "aws_vpc_endpoint.atlas",
+        "aws_vpc_security_group_ingress_rule.atlas_endpoint_from_function",
+        "aws_vpc_security_group_egress_rule.function_to_atlas",
+    },
+    "peering": {
+        "aws_route_table_association.private",
+        "aws_vpc_peering_connection_accepter.atlas",
+        "aws_route.private_to_atlas",
+        "aws_vpc_security_group_egress_rule.function_to_atlas",
+        "mongodbatlas_project_ip_access_list.vpc",
+    },
+    "nat": {
+        "aws_route_table_association.private",
+        "aws_nat_gateway.main",
+        "aws_route.private_default",
+        "aws_route_table_association.public",
+        "aws_route.public_default",
+        "aws_vpc_security_group_egress_rule.function_to_atlas",
+        "mongodbatlas_project_ip_access_list.nat",
+    },
+    "password": {
+        "aws_iam_role_policy.read_database_secret",
+        "aws_vpc_endpoint.secretsmanager",
+        "aws_vpc_security_group_ingress_rule.secretsmanager_endpoint_from_function",
+        "aws_vpc_security_group_egress_rule.function_to_secretsmanager",
+        "aws_secretsmanager_secret_version.database_user",
+    },
+    "iam": set(),
+}
+
+
+def without_comments(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: without_comments(v) for k, v in node.items() if k != "__comments__"}
+    if isinstance(node, list):
+        return [without_comments(item) for item in node]
+    return node
+
+
+def dependencies(stack: Stack, address: str) -> set[str]:
+    """Every resource ``address`` waits for: what it refers to and its depends_on, followed
+    through locals, data sources, ephemeral resources and other resources."""
+    declared = {
+        "resource": stack.resources,
+        "data": stack.data,
+        "ephemeral": stack.ephemeral,
+        "local": stack.locals,
+    }
+    seen: set[tuple[str, str]] = set()
+    todo = [("resource", address)]
+    while todo:
+        kind, target = todo.pop()
+        body = declared.get(kind, {}).get(target)
+        for reference in tf.references(json.dumps(without_comments(body))):
+            if reference not in seen:
+                seen.add(reference)
+                todo.append(reference)
+    return {target for kind, target in seen if kind == "resource"}
+
+
+def test_containers_start_once_their_connection_can_succeed(stack: Stack) -> None:
+    """The function, and so the alias and its provisioned containers (which connect during
+    INIT), waits for the route, rules, access list and endpoints its connection needs."""
+    needs = CONNECTION_NEEDS[stack.network] | CONNECTION_NEEDS[stack.auth]
+    waits_for = dependencies(stack, "aws_lambda_function.api")
+    assert needs <= waits_for, needs - waits_for
+    if stack.cold == "provisioned":
+        provisioned = dependencies(stack, "aws_lambda_provisioned_concurrency_config.live")
+        assert needs | {"aws_lambda_function.api"} <= provisioned
+
     api = stack.resource("aws_apigatewayv2_api.http")
     assert api["protocol_type"] == "HTTP"
     integration = stack.resource("aws_apigatewayv2_integration.function")
@@ -883,16 +1003,22 @@ def test_http_api(stack: Stack) -> None:
 
 
 def test_api_throttling_is_sane_without_reservation(stack: Stack) -> None:
-    """Throttled to the reserved concurrency; with 0 (reserve nothing), to the budget's maximum."""
+    """Throttled to the reserved concurrency; with 0 (reserve nothing), to the budget's maximum;
+    never above API Gateway's default account-level limits (a stage cannot exceed them)."""
     budget = max_containers(stack.answers)
     assert stack.locals["max_containers"] == (
         f"${{var.reserved_concurrency > 0 ? var.reserved_concurrency : {budget}}}"
     )
     throttling = single(stack.resource("aws_apigatewayv2_stage.default")["default_route_settings"])
     assert throttling == {
-        "throttling_burst_limit": ref("local.max_containers"),
-        "throttling_rate_limit": ref("local.max_containers * 10"),
+        "throttling_burst_limit": ref("min(local.max_containers, 5000)"),
+        "throttling_rate_limit": ref("min(local.max_containers * 10, 10000)"),
     }
+    burst, rate = min(budget, 5000), min(budget * 10, 10000)
+    readme = " ".join(stack.readme.split())
+    assert "default account limits of bursts of 5,000 and 10,000 requests a second" in readme
+    if budget * 10 > 10000:
+        assert f"(with 0: bursts of {burst:,} and {rate:,} a second)" in readme
 
 
 def test_outputs(stack: Stack) -> None:

@@ -24,10 +24,20 @@ from combinations import Answers, combination, combination_id
 from conftest import Render
 from rendered_stack import DEFAULTS
 from tfstub import OfflineTerraform, Result
+from tfstub.provider import ACCOUNT_ID
 
 VARIABLES = {"atlas_project_id": "6512a0f1c2d3e4f5a6b7c8d9", "atlas_cluster_name": "Cluster0"}
 REGION = "US_EAST_1"  # the renders' default aws_region, us-east-1, as Atlas names it
 ENDPOINT = "vpce-0a1b2c3d4e5f60001"  # what tfstub's interface endpoint would be
+# The EC2 actions of AWSLambdaVPCAccessExecutionRole.
+ENI_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
 # The strings Atlas shows for cluster0 in a project whose host id is ab1cd (contract 4).
 STANDARD = "mongodb+srv://cluster0.ab1cd.mongodb.net"
 PRI = "mongodb+srv://cluster0-pri.ab1cd.mongodb.net"
@@ -120,7 +130,8 @@ class Planner:
         self, answers: Answers, data: dict[str, Any] | None = None, **given: Any
     ) -> Result:
         data = {"mongodbatlas_advanced_cluster": cluster(), **(data or {})}
-        key = json.dumps([combination_id(answers), given, data], sort_keys=True)
+        # Every answer: combination_id leaves out the tier (other than FLEX).
+        key = json.dumps([answers, given, data], sort_keys=True)
         if key not in self.cache:
             self.cache[key] = self.terraform.plan(
                 self.folder(answers), {**VARIABLES, **given}, data
@@ -324,6 +335,60 @@ def test_reserved_concurrency_and_api_throttling(reserved: int, plan: Planner) -
     )
 
 
+M80 = combination("iam", "nat", "terraform", "replica_set", atlas_tier="M80")
+
+
+@pytest.mark.parametrize(
+    ("reserved", "expected"),
+    [(0, (5000, 10000)), (999, (999, 9990)), (1000, (1000, 10000)), (6000, (5000, 10000))],
+)
+def test_api_throttling_stays_within_the_account_limits(
+    reserved: int, expected: tuple[int, int], plan: Planner
+) -> None:
+    """API Gateway's default account-level limits (bursts of 5,000, 10,000 requests a second)
+    bound every stage: an M80's budget (reserved 0) or a large reservation is clamped to them."""
+    assert budget(M80) > 5000
+    result = plan(M80, reserved_concurrency=reserved)
+    assert result.ok, explain(result)
+    stage = resource(result, "aws_apigatewayv2_stage.default")
+    assert stage is not None
+    (throttling,) = stage["default_route_settings"]
+    found = (throttling["throttling_burst_limit"], throttling["throttling_rate_limit"])
+    assert found == expected
+
+
+# ---------------------------------------------------------------- the execution role
+
+
+@pytest.mark.parametrize("answers", [NAT, FLEX], ids=lambda a: a["auth_mode"])
+def test_function_code_is_denied_network_interfaces(answers: Answers, plan: Planner) -> None:
+    """The role keeps AWSLambdaVPCAccessExecutionRole for Lambda; a Deny on its EC2 actions for
+    calls whose lambda:SourceFunctionArn is this function's (the code's calls) is planned with
+    the function's real ARN, before the function."""
+    result = plan(answers)
+    assert result.ok, explain(result)
+    policy = resource(result, "aws_iam_role_policy.deny_network_interfaces_to_code")
+    assert policy is not None
+    (statement,) = json.loads(policy["policy"])["Statement"]
+    arn = f"arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:atlas-lambda-service"
+    assert statement == {
+        "Sid": "DenyNetworkInterfacesToFunctionCode",
+        "Effect": "Deny",
+        "Action": sorted(ENI_ACTIONS),
+        "Resource": "*",
+        "Condition": {"ArnLike": {"lambda:SourceFunctionArn": sorted([arn, f"{arn}:*"])}},
+    }
+    function = resource(result, "aws_lambda_function.api")
+    assert function is not None and function["function_name"] == "atlas-lambda-service"
+    assert result.plan is not None
+    (config,) = [
+        r
+        for r in result.plan["configuration"]["root_module"]["resources"]
+        if r["address"] == "aws_lambda_function.api"
+    ]
+    assert "aws_iam_role_policy.deny_network_interfaces_to_code" in config["depends_on"]
+
+
 # ---------------------------------------------------------------- peering: the container
 
 CONTAINER = "6512a0f1c2d3e4f5a6b7c8e1"
@@ -515,6 +580,87 @@ def test_cold_start_mode_decides_what_the_api_invokes(cold_start: str, plan: Pla
         assert references(
             result, "aws_lambda_provisioned_concurrency_config.live", "qualifier"
         ) == ["aws_lambda_alias.live.name", "aws_lambda_alias.live"]
+
+
+PROVISIONED_BY_NETWORK = {
+    "nat": combination("iam", "nat", "terraform", "replica_set", cold_start="provisioned"),
+    "peering": combination(
+        "password", "peering", "terraform", "replica_set", cold_start="provisioned"
+    ),
+    "private_endpoint": PROVISIONED,
+}
+# What a provisioned container's connection during INIT needs, per network mode; with a
+# password, also the way to the secret.
+INIT_NEEDS = {
+    "nat": {
+        "aws_route.private_default",
+        "aws_route.public_default",
+        "aws_nat_gateway.main",
+        "aws_vpc_security_group_egress_rule.function_to_atlas",
+        "mongodbatlas_project_ip_access_list.nat",
+    },
+    "peering": {
+        "aws_route.private_to_atlas",
+        "aws_vpc_peering_connection_accepter.atlas",
+        "aws_vpc_security_group_egress_rule.function_to_atlas",
+        "mongodbatlas_project_ip_access_list.vpc",
+    },
+    "private_endpoint": {
+        "mongodbatlas_privatelink_endpoint_service.atlas",
+        "aws_vpc_endpoint.atlas",
+        "aws_vpc_security_group_ingress_rule.atlas_endpoint_from_function",
+        "aws_vpc_security_group_egress_rule.function_to_atlas",
+    },
+    "password": {
+        "aws_iam_role_policy.read_database_secret",
+        "aws_vpc_endpoint.secretsmanager",
+        "aws_vpc_security_group_egress_rule.function_to_secretsmanager",
+    },
+}
+
+
+def waits_for(result: Result, address: str) -> set[str]:
+    """The resources Terraform orders before ``address``: its references and depends_on, and
+    theirs (a local's own references are not in the plan: this follows resources only)."""
+    assert result.plan is not None, explain(result)
+    module = result.plan["configuration"]["root_module"]
+    config = {item["address"]: item for item in module["resources"]}
+
+    def direct(item: dict[str, Any]) -> set[str]:
+        found = set(item.get("depends_on", []))
+        todo: list[Any] = [item.get("expressions", {})]
+        while todo:
+            node = todo.pop()
+            if isinstance(node, dict):
+                found.update(node.get("references", []))
+                todo.extend(node.values())
+            elif isinstance(node, list):
+                todo.extend(node)
+        return {r for r in found if r in config}
+
+    seen: set[str] = set()
+    todo = [address]
+    while todo:
+        for found in direct(config[todo.pop()]) - seen:
+            seen.add(found)
+            todo.append(found)
+    return seen
+
+
+@pytest.mark.parametrize("network", list(PROVISIONED_BY_NETWORK))
+def test_provisioned_containers_initialise_after_their_path(network: str, plan: Planner) -> None:
+    """Provisioned containers connect during INIT, as soon as the alias exists: Terraform
+    creates them only after the route, rules, access list or endpoint their connection needs
+    (and, with a password, the permission and endpoint to read the secret)."""
+    answers = PROVISIONED_BY_NETWORK[network]
+    result = plan(answers)
+    assert result.ok, explain(result)
+    needs = INIT_NEEDS[network]
+    if answers["auth_mode"] == "password":
+        needs = needs | INIT_NEEDS["password"]
+    ordered = waits_for(result, "aws_lambda_provisioned_concurrency_config.live")
+    assert {"aws_lambda_alias.live", "aws_lambda_function.api"} <= ordered
+    assert needs <= ordered, sorted(needs - ordered)
 
 
 PROVISIONED_BUDGET = budget(PROVISIONED)

@@ -53,10 +53,13 @@ resource "aws_apigatewayv2_stage" "default" {
     })
   }
 
-  # Requests the API lets through at once: as many as the function has containers (function.tf).
+  # Requests the API lets through at once: as many as the function has containers (function.tf),
+  # ten a second each. A stage cannot go beyond API Gateway's account-level limits, by default
+  # bursts of 5,000 and 10,000 requests a second per Region
+  # (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html): never set more.
   default_route_settings {
-    throttling_burst_limit = local.max_containers
-    throttling_rate_limit  = local.max_containers * 10
+    throttling_burst_limit = min(local.max_containers, 5000)
+    throttling_rate_limit  = min(local.max_containers * 10, 10000)
   }
 }
 

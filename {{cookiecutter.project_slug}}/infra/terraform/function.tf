@@ -31,6 +31,49 @@ resource "aws_iam_role_policy_attachment" "vpc_access" {
   policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
 }
 
+# The network-interface permissions above are Lambda's, not the code's. The handler holds this
+# role's credentials{% if cookiecutter.auth_mode == "iam" %} (they are its database identity too){% endif %}, and must not create, delete or
+# re-address network interfaces. Lambda adds the condition key lambda:SourceFunctionArn to every
+# AWS call made from inside the execution environment, but not to the EC2 calls it makes itself
+# to manage the function's network interfaces (AWS Lambda Developer Guide, "Using source function
+# ARN to control function access behavior":
+# https://docs.aws.amazon.com/lambda/latest/dg/permissions-source-function-arn.html). So this
+# Deny stops the code and leaves Lambda's own network interface management as it is.
+locals {
+  # The function's ARN, built rather than read from the function so that the Deny is in place
+  # before the function (and any of its code) exists; the function's postcondition checks it.
+  function_arn = "arn:${data.aws_partition.current.partition}:lambda:${var.aws_region}:${data.aws_caller_identity.current.account_id}:function:${var.name}"
+}
+
+data "aws_iam_policy_document" "deny_network_interfaces_to_code" {
+  statement {
+    sid    = "DenyNetworkInterfacesToFunctionCode"
+    effect = "Deny"
+    actions = [
+      "ec2:CreateNetworkInterface",
+      "ec2:DeleteNetworkInterface",
+      "ec2:DescribeNetworkInterfaces",
+      "ec2:DescribeSubnets",
+      "ec2:AssignPrivateIpAddresses",
+      "ec2:UnassignPrivateIpAddresses",
+    ]
+    resources = ["*"]
+
+    # The unqualified function ARN, and (should Lambda ever pass one) a version's or alias's.
+    condition {
+      test     = "ArnLike"
+      variable = "lambda:SourceFunctionArn"
+      values   = [local.function_arn, "${local.function_arn}:*"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "deny_network_interfaces_to_code" {
+  name   = "deny-network-interfaces-to-function-code"
+  role   = aws_iam_role.function.id
+  policy = data.aws_iam_policy_document.deny_network_interfaces_to_code.json
+}
+
 resource "aws_cloudwatch_log_group" "function" {
   #checkov:skip=CKV_AWS_158:The function never logs credentials or the connection string; logs are encrypted at rest with the CloudWatch Logs service key.
   name              = "/aws/lambda/${var.name}"
@@ -108,10 +151,26 @@ resource "aws_lambda_function" "api" {
       condition     = can(regex("^mongodb\\+srv://\\S+$", local.mongodb_uri))
       error_message = local.mongodb_uri_missing
     }
+    # The Deny on network interfaces names the function by this ARN: it must be the real one.
+    postcondition {
+      condition     = self.arn == local.function_arn
+      error_message = "The function's ARN is ${self.arn}, not ${local.function_arn}: the Deny that keeps its code from managing network interfaces would name another function."
+    }
   }
 
+  # No container starts before what its connection needs exists: the network path
+  # (network_{{ cookiecutter.network_mode }}.tf){% if cookiecutter.auth_mode == "password" %} and the way to the secret (database_secret.tf){% endif %}.
+{%- if cookiecutter.cold_start == "provisioned" %}
+  # Provisioned containers connect during INIT: on a first apply they would otherwise start with
+  # no way to Atlas, and their first requests would have to connect.
+{%- endif %}
   depends_on = [
     aws_iam_role_policy_attachment.vpc_access,
+    aws_iam_role_policy.deny_network_interfaces_to_code,
     mongodbatlas_database_user.function,
+    terraform_data.network_path,
+{%- if cookiecutter.auth_mode == "password" %}
+    terraform_data.secret_path,
+{%- endif %}
   ]
 }
