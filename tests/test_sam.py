@@ -885,10 +885,27 @@ def test_peering_wiring(stack: Stack) -> None:
     atlas = ipaddress.ip_network(parameters["AtlasCidrBlock"]["Default"])
     assert not vpc.overlaps(atlas)
 
-    # The extension adopts the region's container (Atlas answers 409) or creates it; either
-    # way the stack never deletes it (clusters use it).
+    # MongoDB::Atlas::NetworkContainer cannot adopt the region's existing container (its
+    # create handler compares pointers on Atlas's 409 and fails), so the stack takes that
+    # container's id, with no default: only an explicit `create` creates one, and the stack
+    # never deletes a container (clusters use it).
+    container_id = parameters["AtlasNetworkContainerId"]
+    assert "Default" not in container_id
+    accepted = re.compile(container_id["AllowedPattern"])
+    for value, ok in {
+        "5f1a2b3c4d5e6f7a8b9c0d1e": True,
+        "create": True,
+        "": False,
+        "5F1A2B3C4D5E6F7A8B9C0D1E": False,
+        "5f1a2b3c4d5e6f7a8b9c0d1": False,
+        "Create": False,
+    }.items():
+        assert bool(accepted.fullmatch(value)) is ok, value
+    assert stack.template["Conditions"]["CreateAtlasNetworkContainer"] == {
+        "Fn::Equals": [ref("AtlasNetworkContainerId"), "create"]
+    }
     container = stack.resources["AtlasNetworkContainer"]
-    assert "Condition" not in container
+    assert container["Condition"] == "CreateAtlasNetworkContainer"
     assert container["Properties"] == {
         "Profile": ref("AtlasProfile"),
         "ProjectId": ref("AtlasProjectId"),
@@ -898,7 +915,24 @@ def test_peering_wiring(stack: Stack) -> None:
     assert container["DeletionPolicy"] == container["UpdateReplacePolicy"] == "Retain"
 
     peering = stack.props("AtlasNetworkPeering")
-    assert peering["ContainerId"] == getatt("AtlasNetworkContainer", "Id")
+    assert peering["ContainerId"] == {
+        "Fn::If": [
+            "CreateAtlasNetworkContainer",
+            getatt("AtlasNetworkContainer", "Id"),
+            ref("AtlasNetworkContainerId"),
+        ]
+    }
+    # As deployed: the existing container's id, and no container resource; `create` makes one.
+    existing = stack.deployed(AtlasNetworkContainerId="5f1a2b3c4d5e6f7a8b9c0d1e").resources
+    assert "AtlasNetworkContainer" not in existing
+    assert existing["AtlasNetworkPeering"]["Properties"]["ContainerId"] == (
+        "5f1a2b3c4d5e6f7a8b9c0d1e"
+    )
+    created = stack.deployed(AtlasNetworkContainerId="create").resources
+    assert "AtlasNetworkContainer" in created
+    assert created["AtlasNetworkPeering"]["Properties"]["ContainerId"] == getatt(
+        "AtlasNetworkContainer", "Id"
+    )
     assert peering["VpcId"] == ref("Vpc")
     assert peering["AwsAccountId"] == ref("AWS::AccountId")
     assert peering["AccepterRegionName"] == ref("AWS::Region")
@@ -944,8 +978,8 @@ def test_peering_wiring(stack: Stack) -> None:
 def test_no_hand_typed_atlas_cidr(stack: Stack) -> None:
     """Routes and rules use the CIDR of the container Atlas really peers from.
 
-    AtlasCidrBlock reaches only the container, where Atlas uses it for a container it creates
-    and ignores it for the one it already has.
+    AtlasCidrBlock reaches only the container the stack creates (AtlasNetworkContainerId
+    `create`); an existing container keeps its own CIDR.
     """
     if stack.network != "peering":
         assert "AtlasCidrBlock" not in stack.template["Parameters"]
@@ -1412,7 +1446,7 @@ WHAT_CAN_GO_WRONG = {
 }
 WHAT_CAN_GO_WRONG_BY_MODE = {
     "private_endpoint": {"existing endpoint service": "already has an endpoint service"},
-    "peering": {"existing container": "the project already has a container for"},
+    "peering": {"existing container": "`AtlasNetworkContainerId` is `create`, but the project"},
     "nat": {},
 }
 
