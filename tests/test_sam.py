@@ -448,6 +448,48 @@ def test_cold_start_resources(stack: Stack) -> None:
         assert config == {"ProvisionedConcurrentExecutions": "7"}
 
 
+def _version_names(template: sam.Template) -> set[str]:
+    return set(_of_type(template, "AWS::Lambda::Version"))
+
+
+def test_language_extensions_publish_a_version_per_parameter_change(stack: Stack) -> None:
+    """AWS::LanguageExtensions runs before the SAM transform (every render, for uniformity).
+
+    With AutoPublishAlias, SAM names the version after a hash of the function's properties as
+    it sees them. Without the extensions it sees `!Ref FunctionTimeout` whatever the value, so
+    a parameter-only change publishes no version and the alias keeps the old one; with them,
+    CloudFormation puts the values in first and the version changes with them.
+    """
+    template = stack.template
+    assert sam.transforms(template) == [sam.LANGUAGE_EXTENSIONS, sam.SAM_TRANSFORM]
+    assert "CAPABILITY_AUTO_EXPAND" in stack.text  # the comment says why deploys need it
+    assert sam.language_extensions_functions(template) == set()
+    if stack.cold_start == "on_demand":
+        assert _version_names(stack.transformed) == set()
+        return
+    changes: list[dict[str, Any]] = [
+        {"FunctionTimeout": 42},
+        {"MongoDbUri": "mongodb+srv://other.ab1cd.mongodb.net"},
+    ]
+    required = {"AtlasNetworkContainerId": "create"} if stack.network == "peering" else {}
+    plain = {"AtlasProjectId": "5f1a2b3c4d5e6f7a8b9c0d1e", "AtlasClusterName": "Cluster0"}
+    base = {**plain, **required, "MongoDbUri": "mongodb+srv://cluster0.ab1cd.mongodb.net"}
+
+    def version(values: dict[str, Any], extensions: bool = True) -> str:
+        resolved = sam.language_extensions(template, values) if extensions else template
+        (name,) = _version_names(sam.transform(resolved, stack.region))
+        return name
+
+    first = version(base)
+    assert version(base) == first  # the same values: the same version, nothing published
+    for change in changes:
+        assert version({**base, **change}) != first, change
+    # Reserved concurrency belongs to the function, not to a version: no version for it.
+    assert version({**base, "ReservedConcurrency": 7}) == first
+    # Without the extensions SAM never sees the values: one version name whatever they are.
+    assert version(base, extensions=False) == version({**base, **changes[0]}, extensions=False)
+
+
 # (ProvisionedConcurrency, ReservedConcurrency) pairs and whether the rule lets them deploy.
 PROVISIONED_PAIRS = {
     (2, 50): True,  # the defaults
@@ -1406,7 +1448,8 @@ def test_samconfig_one_region_story(stack: Stack) -> None:
     }
     assert default["validate"]["parameters"]["lint"] is True
     deploy = default["deploy"]["parameters"]
-    assert deploy["capabilities"] == "CAPABILITY_IAM"
+    # CAPABILITY_AUTO_EXPAND: the AWS::LanguageExtensions transform (test_language_extensions).
+    assert deploy["capabilities"].split() == ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
     assert deploy["resolve_s3"] is True
     assert "parameter_overrides" not in deploy
     assert "use_container" not in default["build"]["parameters"]
