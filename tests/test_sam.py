@@ -490,6 +490,102 @@ def test_language_extensions_publish_a_version_per_parameter_change(stack: Stack
     assert version(base, extensions=False) == version({**base, **changes[0]}, extensions=False)
 
 
+def _depends_on(template: sam.Template, name: str) -> set[str]:
+    """Every resource CloudFormation creates before ``name``: references and DependsOn."""
+    resources = template["Resources"]
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        resource = resources[todo.pop()]
+        direct = {t for kind, t, _ in sam.references(resource) if kind != "Condition"}
+        direct |= set(sam._as_list(resource.get("DependsOn", [])))
+        for target in direct & set(resources) - seen:
+            seen.add(target)
+            todo.append(target)
+    return seen
+
+
+# What the provisioned containers' INIT needs to reach Atlas, per network and auth mode.
+PATH_TO_ATLAS = {
+    "nat": {"PrivateDefaultRoute", "NatGateway", "AtlasAccessList"},
+    "peering": {"AtlasPeeringRoute", "AtlasPeeringAccepter", "AtlasAccessList"},
+    "private_endpoint": {"FunctionToAtlasEndpointEgress", "AtlasPrivateEndpoint"},
+}
+PATH_TO_SECRET = {"FunctionToSecretsManagerEgress", "SecretsManagerEndpoint"}
+
+
+def test_provisioned_containers_wait_for_the_path_to_atlas(stack: Stack) -> None:
+    """Provisioned containers connect during INIT, once the alias exists: the alias (through
+    its version and the function) comes after every resource on the way to Atlas, and after
+    the database user. Other modes connect on a request, and wait for none of it."""
+    transformed = stack.transformed
+    path = PATH_TO_ATLAS[stack.network] | {
+        "PrivateSubnetARouteTableAssociation",
+        "PrivateSubnetBRouteTableAssociation",
+        "AtlasDatabaseUser",
+    }
+    if stack.auth == "password":
+        path |= PATH_TO_SECRET
+    before_function = _depends_on(transformed, "ApiFunction")
+    assert "ApiFunctionCodeManagesNoNetworkInterfaces" in before_function
+    if stack.cold_start != "provisioned":
+        assert stack.resources["ApiFunction"]["DependsOn"] == [
+            "ApiFunctionCodeManagesNoNetworkInterfaces"
+        ]
+        assert not path - {"AtlasDatabaseUser"} <= before_function
+        return
+    missing = path - _depends_on(transformed, "ApiFunctionAliaslive")
+    assert missing == set(), missing
+    assert path <= before_function
+
+
+# The EC2 actions of AWSLambdaVPCAccessExecutionRole, which SAM attaches for VpcConfig.
+VPC_ACCESS_EC2_ACTIONS = {
+    "ec2:CreateNetworkInterface",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+}
+
+
+def _denied(statement: dict[str, Any], action: str, context: dict[str, str]) -> bool:
+    """Whether a Deny statement with only Null conditions applies to a request."""
+    if action not in sam._as_list(statement["Action"]) or statement["Resource"] != "*":
+        return False
+    for operator, keys in statement.get("Condition", {}).items():
+        assert operator == "Null", operator
+        for key, absent in keys.items():
+            if (key not in context) != (absent == "true"):
+                return False
+    return True
+
+
+def test_function_code_manages_no_network_interfaces(stack: Stack) -> None:
+    """The role may manage ENIs (Lambda does it with the role, outside the execution
+    environment); the function's own calls carry lambda:SourceFunctionArn and are denied."""
+    transformed = stack.transformed
+    role = transformed["Resources"]["ApiFunctionRole"]["Properties"]
+    assert sam.MANAGED_POLICIES["AWSLambdaVPCAccessExecutionRole"] in role["ManagedPolicyArns"]
+    policy = transformed["Resources"]["ApiFunctionCodeManagesNoNetworkInterfaces"]
+    assert policy["Type"] == "AWS::IAM::RolePolicy"
+    assert policy["Properties"]["RoleName"] == ref("ApiFunctionRole")
+    # No reference to the function: the function waits for the Deny, never the reverse.
+    assert "ApiFunction" not in {t for _, t, _ in sam.references(policy)}
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert set(statement["Action"]) == VPC_ACCESS_EC2_ACTIONS
+    assert statement["Condition"] == {"Null": {"lambda:SourceFunctionArn": "false"}}
+    from_code = {"lambda:SourceFunctionArn": "arn:aws:lambda:us-east-1:1:function:f"}
+    for action in VPC_ACCESS_EC2_ACTIONS:
+        assert _denied(statement, action, from_code), action
+        assert not _denied(statement, action, {}), action  # Lambda's own ENI calls
+    assert not _denied(statement, "secretsmanager:GetSecretValue", from_code)
+    # The comment cites the Lambda documentation that promises the key.
+    assert "lambda/latest/dg/permissions-source-function-arn.html" in stack.text
+
+
 # (ProvisionedConcurrency, ReservedConcurrency) pairs and whether the rule lets them deploy.
 PROVISIONED_PAIRS = {
     (2, 50): True,  # the defaults
