@@ -94,8 +94,72 @@ def resources_of_type(template: Template, prefix: str) -> dict[str, Any]:
     }
 
 
+SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
+
+
+def transforms(template: Template) -> list[str]:
+    declared = template.get("Transform", [])
+    return [declared] if isinstance(declared, str) else list(declared)
+
+
+def language_extensions(template: Template, values: dict[str, Any] | None = None) -> Template:
+    """What AWS::LanguageExtensions hands the SAM transform: every ``Ref`` to a parameter in
+    the resources replaced by its value (``values``, else its Default), as CloudFormation does
+    when it creates a change set. Only that: the template uses none of the transform's own
+    functions (Fn::ForEach, Fn::Length, ...), which ``language_extensions_functions`` checks.
+
+    ``transform`` does not call this: like `sam validate` and cfn-lint, which know no
+    parameter values, it leaves the Refs for ``Evaluation`` to resolve per deploy.
+    """
+    values = values or {}
+    resolved = copy.deepcopy(template)
+    parameters = resolved.get("Parameters", {})
+    known = {
+        name: str(values[name]) if name in values else str(parameter["Default"])
+        for name, parameter in parameters.items()
+        if name in values or "Default" in parameter
+    }
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if set(node) == {"Ref"} and node["Ref"] in known:
+            return known[node["Ref"]]
+        return {key: resolve(value) for key, value in node.items()}
+
+    resolved["Resources"] = resolve(resolved["Resources"])
+    return resolved
+
+
+def language_extensions_functions(node: Any) -> set[str]:
+    """The AWS::LanguageExtensions functions a fragment uses."""
+    found: set[str] = set()
+    if isinstance(node, list):
+        for item in node:
+            found |= language_extensions_functions(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key.startswith("Fn::ForEach::"):
+                found.add("Fn::ForEach")
+            elif key in ("Fn::Length", "Fn::ToJsonString"):
+                found.add(key)
+            if key == "Fn::FindInMap" and isinstance(value, list) and len(value) > 3:
+                found.add("Fn::FindInMap with DefaultValue")
+            found |= language_extensions_functions(value)
+    return found
+
+
 def transform(template: Template, region: str) -> Template:
-    """The CloudFormation template the SAM transform makes of ``template``, offline."""
+    """The CloudFormation template the SAM transform makes of ``template``, offline.
+
+    AWS::LanguageExtensions, listed before the SAM transform, stays unexpanded here (see
+    ``language_extensions``); samtranslator itself skips it.
+    """
+    declared = transforms(template)
+    assert declared in ([SAM_TRANSFORM], [LANGUAGE_EXTENSIONS, SAM_TRANSFORM]), declared
     sam = copy.deepcopy(template)
     for resource in sam["Resources"].values():
         properties = resource.get("Properties", {})

@@ -612,7 +612,16 @@ class SamAdapter(CloudFormationAdapter):
     def deployed(self, **values: Any) -> sam.Evaluation:
         # The stack name samconfig.toml deploys under: the project's slug.
         pseudo = {"AWS::Region": self.region, "AWS::StackName": self.project.name}
-        return sam.Evaluation(self.transformed, {**pseudo, **values})
+        return sam.Evaluation(self.transformed, {**pseudo, **self.required(), **values})
+
+    def required(self) -> dict[str, str]:
+        """Values for the parameters that have no default: peering's AtlasNetworkContainerId
+        as `create`, so the facts show the container the template declares (as the other
+        tools' facts do), which the stack creates only in a project without one."""
+        parameters = self.inputs()
+        return (
+            {"AtlasNetworkContainerId": "create"} if "AtlasNetworkContainerId" in parameters else {}
+        )
 
     @cached_property
     def template(self) -> dict[str, Any]:  # type: ignore[override]

@@ -448,6 +448,144 @@ def test_cold_start_resources(stack: Stack) -> None:
         assert config == {"ProvisionedConcurrentExecutions": "7"}
 
 
+def _version_names(template: sam.Template) -> set[str]:
+    return set(_of_type(template, "AWS::Lambda::Version"))
+
+
+def test_language_extensions_publish_a_version_per_parameter_change(stack: Stack) -> None:
+    """AWS::LanguageExtensions runs before the SAM transform (every render, for uniformity).
+
+    With AutoPublishAlias, SAM names the version after a hash of the function's properties as
+    it sees them. Without the extensions it sees `!Ref FunctionTimeout` whatever the value, so
+    a parameter-only change publishes no version and the alias keeps the old one; with them,
+    CloudFormation puts the values in first and the version changes with them.
+    """
+    template = stack.template
+    assert sam.transforms(template) == [sam.LANGUAGE_EXTENSIONS, sam.SAM_TRANSFORM]
+    assert "CAPABILITY_AUTO_EXPAND" in stack.text  # the comment says why deploys need it
+    assert sam.language_extensions_functions(template) == set()
+    if stack.cold_start == "on_demand":
+        assert _version_names(stack.transformed) == set()
+        return
+    changes: list[dict[str, Any]] = [
+        {"FunctionTimeout": 42},
+        {"MongoDbUri": "mongodb+srv://other.ab1cd.mongodb.net"},
+    ]
+    required = {"AtlasNetworkContainerId": "create"} if stack.network == "peering" else {}
+    plain = {"AtlasProjectId": "5f1a2b3c4d5e6f7a8b9c0d1e", "AtlasClusterName": "Cluster0"}
+    base = {**plain, **required, "MongoDbUri": "mongodb+srv://cluster0.ab1cd.mongodb.net"}
+
+    def version(values: dict[str, Any], extensions: bool = True) -> str:
+        resolved = sam.language_extensions(template, values) if extensions else template
+        (name,) = _version_names(sam.transform(resolved, stack.region))
+        return name
+
+    first = version(base)
+    assert version(base) == first  # the same values: the same version, nothing published
+    for change in changes:
+        assert version({**base, **change}) != first, change
+    # Reserved concurrency belongs to the function, not to a version: no version for it.
+    assert version({**base, "ReservedConcurrency": 7}) == first
+    # Without the extensions SAM never sees the values: one version name whatever they are.
+    assert version(base, extensions=False) == version({**base, **changes[0]}, extensions=False)
+
+
+def _depends_on(template: sam.Template, name: str) -> set[str]:
+    """Every resource CloudFormation creates before ``name``: references and DependsOn."""
+    resources = template["Resources"]
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        resource = resources[todo.pop()]
+        direct = {t for kind, t, _ in sam.references(resource) if kind != "Condition"}
+        direct |= set(sam._as_list(resource.get("DependsOn", [])))
+        for target in direct & set(resources) - seen:
+            seen.add(target)
+            todo.append(target)
+    return seen
+
+
+# What the provisioned containers' INIT needs to reach Atlas, per network and auth mode.
+PATH_TO_ATLAS = {
+    "nat": {"PrivateDefaultRoute", "NatGateway", "AtlasAccessList"},
+    "peering": {"AtlasPeeringRoute", "AtlasPeeringAccepter", "AtlasAccessList"},
+    "private_endpoint": {"FunctionToAtlasEndpointEgress", "AtlasPrivateEndpoint"},
+}
+PATH_TO_SECRET = {"FunctionToSecretsManagerEgress", "SecretsManagerEndpoint"}
+
+
+def test_provisioned_containers_wait_for_the_path_to_atlas(stack: Stack) -> None:
+    """Provisioned containers connect during INIT, once the alias exists: the alias (through
+    its version and the function) comes after every resource on the way to Atlas, and after
+    the database user. Other modes connect on a request, and wait for none of it."""
+    transformed = stack.transformed
+    path = PATH_TO_ATLAS[stack.network] | {
+        "PrivateSubnetARouteTableAssociation",
+        "PrivateSubnetBRouteTableAssociation",
+        "AtlasDatabaseUser",
+    }
+    if stack.auth == "password":
+        path |= PATH_TO_SECRET
+    before_function = _depends_on(transformed, "ApiFunction")
+    assert "ApiFunctionCodeManagesNoNetworkInterfaces" in before_function
+    if stack.cold_start != "provisioned":
+        assert stack.resources["ApiFunction"]["DependsOn"] == [
+            "ApiFunctionCodeManagesNoNetworkInterfaces"
+        ]
+        assert not path - {"AtlasDatabaseUser"} <= before_function
+        return
+    missing = path - _depends_on(transformed, "ApiFunctionAliaslive")
+    assert missing == set(), missing
+    assert path <= before_function
+
+
+# The EC2 actions of AWSLambdaVPCAccessExecutionRole, which SAM attaches for VpcConfig.
+VPC_ACCESS_EC2_ACTIONS = {
+    "ec2:CreateNetworkInterface",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+}
+
+
+def _denied(statement: dict[str, Any], action: str, context: dict[str, str]) -> bool:
+    """Whether a Deny statement with only Null conditions applies to a request."""
+    if action not in sam._as_list(statement["Action"]) or statement["Resource"] != "*":
+        return False
+    for operator, keys in statement.get("Condition", {}).items():
+        assert operator == "Null", operator
+        for key, absent in keys.items():
+            if (key not in context) != (absent == "true"):
+                return False
+    return True
+
+
+def test_function_code_manages_no_network_interfaces(stack: Stack) -> None:
+    """The role may manage ENIs (Lambda does it with the role, outside the execution
+    environment); the function's own calls carry lambda:SourceFunctionArn and are denied."""
+    transformed = stack.transformed
+    role = transformed["Resources"]["ApiFunctionRole"]["Properties"]
+    assert sam.MANAGED_POLICIES["AWSLambdaVPCAccessExecutionRole"] in role["ManagedPolicyArns"]
+    policy = transformed["Resources"]["ApiFunctionCodeManagesNoNetworkInterfaces"]
+    assert policy["Type"] == "AWS::IAM::RolePolicy"
+    assert policy["Properties"]["RoleName"] == ref("ApiFunctionRole")
+    # No reference to the function: the function waits for the Deny, never the reverse.
+    assert "ApiFunction" not in {t for _, t, _ in sam.references(policy)}
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert set(statement["Action"]) == VPC_ACCESS_EC2_ACTIONS
+    assert statement["Condition"] == {"Null": {"lambda:SourceFunctionArn": "false"}}
+    from_code = {"lambda:SourceFunctionArn": "arn:aws:lambda:us-east-1:1:function:f"}
+    for action in VPC_ACCESS_EC2_ACTIONS:
+        assert _denied(statement, action, from_code), action
+        assert not _denied(statement, action, {}), action  # Lambda's own ENI calls
+    assert not _denied(statement, "secretsmanager:GetSecretValue", from_code)
+    # The comment cites the Lambda documentation that promises the key.
+    assert "lambda/latest/dg/permissions-source-function-arn.html" in stack.text
+
+
 # (ProvisionedConcurrency, ReservedConcurrency) pairs and whether the rule lets them deploy.
 PROVISIONED_PAIRS = {
     (2, 50): True,  # the defaults
@@ -885,10 +1023,27 @@ def test_peering_wiring(stack: Stack) -> None:
     atlas = ipaddress.ip_network(parameters["AtlasCidrBlock"]["Default"])
     assert not vpc.overlaps(atlas)
 
-    # The extension adopts the region's container (Atlas answers 409) or creates it; either
-    # way the stack never deletes it (clusters use it).
+    # MongoDB::Atlas::NetworkContainer cannot adopt the region's existing container (its
+    # create handler compares pointers on Atlas's 409 and fails), so the stack takes that
+    # container's id, with no default: only an explicit `create` creates one, and the stack
+    # never deletes a container (clusters use it).
+    container_id = parameters["AtlasNetworkContainerId"]
+    assert "Default" not in container_id
+    accepted = re.compile(container_id["AllowedPattern"])
+    for value, ok in {
+        "5f1a2b3c4d5e6f7a8b9c0d1e": True,
+        "create": True,
+        "": False,
+        "5F1A2B3C4D5E6F7A8B9C0D1E": False,
+        "5f1a2b3c4d5e6f7a8b9c0d1": False,
+        "Create": False,
+    }.items():
+        assert bool(accepted.fullmatch(value)) is ok, value
+    assert stack.template["Conditions"]["CreateAtlasNetworkContainer"] == {
+        "Fn::Equals": [ref("AtlasNetworkContainerId"), "create"]
+    }
     container = stack.resources["AtlasNetworkContainer"]
-    assert "Condition" not in container
+    assert container["Condition"] == "CreateAtlasNetworkContainer"
     assert container["Properties"] == {
         "Profile": ref("AtlasProfile"),
         "ProjectId": ref("AtlasProjectId"),
@@ -898,7 +1053,24 @@ def test_peering_wiring(stack: Stack) -> None:
     assert container["DeletionPolicy"] == container["UpdateReplacePolicy"] == "Retain"
 
     peering = stack.props("AtlasNetworkPeering")
-    assert peering["ContainerId"] == getatt("AtlasNetworkContainer", "Id")
+    assert peering["ContainerId"] == {
+        "Fn::If": [
+            "CreateAtlasNetworkContainer",
+            getatt("AtlasNetworkContainer", "Id"),
+            ref("AtlasNetworkContainerId"),
+        ]
+    }
+    # As deployed: the existing container's id, and no container resource; `create` makes one.
+    existing = stack.deployed(AtlasNetworkContainerId="5f1a2b3c4d5e6f7a8b9c0d1e").resources
+    assert "AtlasNetworkContainer" not in existing
+    assert existing["AtlasNetworkPeering"]["Properties"]["ContainerId"] == (
+        "5f1a2b3c4d5e6f7a8b9c0d1e"
+    )
+    created = stack.deployed(AtlasNetworkContainerId="create").resources
+    assert "AtlasNetworkContainer" in created
+    assert created["AtlasNetworkPeering"]["Properties"]["ContainerId"] == getatt(
+        "AtlasNetworkContainer", "Id"
+    )
     assert peering["VpcId"] == ref("Vpc")
     assert peering["AwsAccountId"] == ref("AWS::AccountId")
     assert peering["AccepterRegionName"] == ref("AWS::Region")
@@ -944,8 +1116,8 @@ def test_peering_wiring(stack: Stack) -> None:
 def test_no_hand_typed_atlas_cidr(stack: Stack) -> None:
     """Routes and rules use the CIDR of the container Atlas really peers from.
 
-    AtlasCidrBlock reaches only the container, where Atlas uses it for a container it creates
-    and ignores it for the one it already has.
+    AtlasCidrBlock reaches only the container the stack creates (AtlasNetworkContainerId
+    `create`); an existing container keeps its own CIDR.
     """
     if stack.network != "peering":
         assert "AtlasCidrBlock" not in stack.template["Parameters"]
@@ -1372,7 +1544,8 @@ def test_samconfig_one_region_story(stack: Stack) -> None:
     }
     assert default["validate"]["parameters"]["lint"] is True
     deploy = default["deploy"]["parameters"]
-    assert deploy["capabilities"] == "CAPABILITY_IAM"
+    # CAPABILITY_AUTO_EXPAND: the AWS::LanguageExtensions transform (test_language_extensions).
+    assert deploy["capabilities"].split() == ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
     assert deploy["resolve_s3"] is True
     assert "parameter_overrides" not in deploy
     assert "use_container" not in default["build"]["parameters"]
@@ -1412,7 +1585,7 @@ WHAT_CAN_GO_WRONG = {
 }
 WHAT_CAN_GO_WRONG_BY_MODE = {
     "private_endpoint": {"existing endpoint service": "already has an endpoint service"},
-    "peering": {"existing container": "the project already has a container for"},
+    "peering": {"existing container": "`AtlasNetworkContainerId` is `create`, but the project"},
     "nat": {},
 }
 
