@@ -1861,3 +1861,24 @@ def test_checkov_skips_are_explained_and_used(stack: Stack, checkov: CheckovRepo
             assert (check.get("check_result") or {}).get("suppress_comment"), check["check_id"]
             used.add((check["resource"].split(".")[-1], check["check_id"]))
     assert used == declared
+
+
+@pytest.mark.parametrize("tier", ["M10", "M30"])
+def test_throttling_above_the_account_defaults_is_explained(render_once: Render, tier: str) -> None:
+    """CloudFormation cannot clamp the stage limits to API Gateway's default account limits
+    (bursts of 5,000, 10,000 requests a second): where the budget allows more than 1,000
+    containers (ten requests a second each), the README says which limit applies."""
+    project = render_once(**combination("iam", "private_endpoint", "sam", "replica_set",
+                                        atlas_tier=tier))  # fmt: skip
+    readme = (project / "infra" / "sam" / "README.md").read_text(encoding="utf-8")
+    explained = "default account limits (bursts of 5,000, 10,000 requests a second)" in readme
+    budget = pool_budget(tier)
+    assert explained == (budget > 1000), (tier, budget)
+
+
+def pool_budget(tier: str) -> int:
+    """The most containers the tier's connection budget allows (cookiecutter.json's formula)."""
+    context = json.loads((Path(__file__).resolve().parent.parent / "cookiecutter.json").read_text())
+    limit = context["_tier_connection_limits"][tier] * context["_connection_headroom"]
+    return min(int(limit // context["_connections_per_container_per_node"]),
+               context["_max_function_concurrency"])  # fmt: skip
