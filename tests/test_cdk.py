@@ -123,12 +123,23 @@ def email_for(combo: dict[str, Any]) -> str:
     return ALARM_EMAIL if combo is HOSTILE or combo is PROVISIONED else ""
 
 
+# Peering: the container the cluster made (the common case), or a new one; each used somewhere.
+CONTAINER_ID = "fedcba9876543210fedcba98"
+
+
+def container_for(combo: dict[str, Any]) -> str:
+    """atlasNetworkContainerId of a peering combination: the id given, or "create"."""
+    return "create" if combo["auth_mode"] == "password" else CONTAINER_ID
+
+
 def context_for(combo: dict[str, Any]) -> dict[str, str]:
     context = {
         "atlasProjectId": PROJECT_ID,
         "atlasClusterName": "Cluster0",
         "mongodbUri": uri_for(combo),
     }
+    if combo["network_mode"] == "peering":
+        context["atlasNetworkContainerId"] = container_for(combo)
     if email_for(combo):
         context["alarmEmail"] = email_for(combo)
     return context
@@ -552,7 +563,6 @@ REQUIRED = {
         "AWS::EC2::VPCEndpoint",
     },
     "peering": {
-        "MongoDB::Atlas::NetworkContainer",
         "MongoDB::Atlas::NetworkPeering",
         "Custom::AtlasPeeringAccepter",
         "MongoDB::Atlas::ProjectIpAccessList",
@@ -569,7 +579,8 @@ FORBIDDEN = {
     "peering": REQUIRED["nat"] - {"MongoDB::Atlas::ProjectIpAccessList"}
     | {"MongoDB::Atlas::PrivateEndpointService", "MongoDB::Atlas::PrivateEndpointAWS"},
     "nat": REQUIRED["peering"] - {"MongoDB::Atlas::ProjectIpAccessList"}
-    | {"MongoDB::Atlas::PrivateEndpointService", "MongoDB::Atlas::PrivateEndpointAWS"},
+    | {"MongoDB::Atlas::PrivateEndpointService", "MongoDB::Atlas::PrivateEndpointAWS"}
+    | {"MongoDB::Atlas::NetworkContainer"},
 }
 
 
@@ -581,7 +592,11 @@ def test_network_mode_has_its_resources_and_no_others(
     assert REQUIRED[network] <= types, REQUIRED[network] - types
     assert not FORBIDDEN[network] & types, FORBIDDEN[network] & types
     atlas = {t for t in types if t.startswith("MongoDB::Atlas::")}
-    assert atlas == ATLAS_TYPES[network]
+    expected = ATLAS_TYPES[network]
+    if network == "peering" and container_for(combo) != "create":
+        # The region's container exists (the cluster made it): the stack creates none.
+        expected = expected - {"MongoDB::Atlas::NetworkContainer"}
+    assert atlas == expected
     _, vpc = the_one(service, "AWS::EC2::VPC")
     assert vpc["Properties"]["EnableDnsHostnames"] is True
 
@@ -599,11 +614,17 @@ def test_network_wiring(combo: dict[str, Any], service: dict[str, Any]) -> None:
         assert registration["Properties"]["Id"] == {"Ref": endpoint}
         assert registration["Properties"]["EndpointServiceId"] == {"Fn::GetAtt": [service_id, "Id"]}
     elif network == "peering":
-        container, body = the_one(service, "MongoDB::Atlas::NetworkContainer")
-        assert body["DeletionPolicy"] == "Retain"  # adopted or new, clusters use it
+        containers = resources_of(service, "MongoDB::Atlas::NetworkContainer")
         peering, body = the_one(service, "MongoDB::Atlas::NetworkPeering")
         vpc, _ = the_one(service, "AWS::EC2::VPC")
-        assert body["Properties"]["ContainerId"] == {"Fn::GetAtt": [container, "Id"]}
+        if container_for(combo) == "create":
+            container, created = the_one(service, "MongoDB::Atlas::NetworkContainer")
+            assert created["DeletionPolicy"] == "Retain"  # clusters will use it
+            assert body["Properties"]["ContainerId"] == {"Fn::GetAtt": [container, "Id"]}
+        else:
+            # MongoDB::Atlas::NetworkContainer cannot adopt the container the cluster made.
+            assert containers == {}
+            assert body["Properties"]["ContainerId"] == CONTAINER_ID
         assert body["Properties"]["VpcId"] == {"Ref": vpc}
         accepter, custom = the_one(service, "Custom::AtlasPeeringAccepter")
         assert custom["Properties"]["AtlasPeeringId"] == {"Fn::GetAtt": [peering, "Id"]}
@@ -996,12 +1017,42 @@ def test_generated_stack_tests_pass(
 
 
 # --- the project files around the app -----------------------------------------------------------
+# The commands of the README's deploy steps that run app.py, which needs settings and package.
+RUNS_THE_APP = re.compile(r"^\s*npx cdk (bootstrap|deploy|diff|synth)\b", re.MULTILINE)
+
+
+def test_the_readme_sets_up_what_the_app_needs_before_any_cdk_command(
+    combo: dict[str, Any], projects: dict[str, Path]
+) -> None:
+    """`cdk bootstrap` and `cdk deploy mongodb-atlas-extensions` synthesize the whole app, and
+    app.py stops without dist/lambda.zip or the required settings (cdk.json ships them empty):
+    the README's steps fill the settings and build the package before the first cdk command."""
+    project = projects[combo_id(combo)]
+    infra = project / "infra" / "cdk"
+    steps = (infra / "README.md").read_text().split("## Deploy, step by step")[1]
+    first_cdk = RUNS_THE_APP.search(steps)
+    assert first_cdk is not None
+    before = steps[: first_cdk.start()]
+    assert "make package)" in before
+    context = json.loads((infra / "cdk.json").read_text())["context"]
+    required = ["atlasProjectId", "atlasClusterName", "mongodbUri"]
+    required += ["atlasNetworkContainerId"] if combo["network_mode"] == "peering" else []
+    for key in required:
+        assert context[key] == "", key  # cdk.json leaves it to the user
+        assert f"`{key}`" in before, key
+    app = (infra / "app.py").read_text()
+    assert "PACKAGE_ZIP.is_file()" in app  # what makes the order matter
+
+
 def test_cli_pin_and_app_command(combo: dict[str, Any], projects: dict[str, Path]) -> None:
     infra = projects[combo_id(combo)] / "infra" / "cdk"
     cdk_json = json.loads((infra / "cdk.json").read_text())
     assert cdk_json["app"] == "python3 app.py"
     for key in ("atlasProjectId", "atlasClusterName", "mongodbUri"):
         assert cdk_json["context"][key] == "", key  # the user fills these in
+    if combo["network_mode"] == "peering":
+        # Required, with no default that could take the path that fails where a container exists.
+        assert cdk_json["context"]["atlasNetworkContainerId"] == ""
     assert cdk_json["context"]["reservedConcurrency"] == int(combo.get("reserved_concurrency", 50))
     package = json.loads((infra / "package.json").read_text())
     version = package["devDependencies"]["aws-cdk"]

@@ -81,6 +81,11 @@ ACCEPTED = {"-pl-N"}
 URI = "mongodb+srv://cluster0-pl-0.ab1cd.mongodb.net"
 {%- endif %}
 CONTEXT = {"atlasProjectId": PROJECT_ID, "atlasClusterName": "Cluster0", "mongodbUri": URI}
+{%- if network == "peering" %}
+# The project's AWS network container in the region, which Atlas made with the cluster.
+CONTAINER_ID = "fedcba9876543210fedcba98"
+CONTEXT["atlasNetworkContainerId"] = CONTAINER_ID
+{%- endif %}
 
 
 def cdk_context(**overrides: Any) -> dict[str, Any]:
@@ -620,25 +625,47 @@ def accepter_attr(template: Template, name: str) -> dict[str, list[str]]:
     return attr(accepter, name)
 
 
-def test_peering_connects_the_vpc_to_the_atlas_container(template: Template) -> None:
+def test_peering_connects_the_vpc_to_the_named_atlas_container(template: Template) -> None:
     dns_on = {"Properties": {"EnableDnsHostnames": True, "EnableDnsSupport": True}}
     vpc, _ = the_one(template, "AWS::EC2::VPC", dns_on)
-    # Declared in every stack: the extension adopts the region's existing container (HTTP 409)
-    # and creates one, with atlasCidrBlock, only where none exists.
-    container, body = the_one(template, "MongoDB::Atlas::NetworkContainer")
-    assert body["Properties"]["AtlasCidrBlock"] == "192.168.248.0/21"
-    assert body["Properties"]["RegionName"] == "{{ cookiecutter.aws_region | upper | replace('-', '_') }}"
-    assert body["DeletionPolicy"] == "Retain"
+    # The extension cannot adopt the container the cluster made (its create fails on Atlas's
+    # HTTP 409): the stack peers with the container named and creates none.
+    assert not template.find_resources("MongoDB::Atlas::NetworkContainer")
     template.has_resource_properties(
         "MongoDB::Atlas::NetworkPeering",
         {
-            "ContainerId": attr(container, "Id"),
+            "ContainerId": CONTAINER_ID,
             "VpcId": ref(vpc),
             "AccepterRegionName": AWS_REGION,
             "AwsAccountId": ref("AWS::AccountId"),
             "RouteTableCIDRBlock": "10.0.0.0/16",
         },
     )
+
+
+def test_a_container_is_created_only_when_asked_for(tmp_path: Path) -> None:
+    """atlasNetworkContainerId=create: a project without an AWS container in the region."""
+    template = synthesize(tmp_path, atlasNetworkContainerId="create")[STACK_NAME]
+    container, body = the_one(template, "MongoDB::Atlas::NetworkContainer")
+    assert body["Properties"]["AtlasCidrBlock"] == "192.168.248.0/21"
+    assert body["Properties"]["RegionName"] == "{{ cookiecutter.aws_region | upper | replace('-', '_') }}"
+    # Clusters will use it, and Atlas refuses to delete a container in use.
+    assert body["DeletionPolicy"] == "Retain"
+    template.has_resource_properties(
+        "MongoDB::Atlas::NetworkPeering", {"ContainerId": attr(container, "Id")}
+    )
+
+
+@pytest.mark.parametrize("value", ["", "  ", None])
+def test_the_container_must_be_named_or_created_explicitly(value: Any) -> None:
+    """cdk.json ships it empty: no path where an existing container is silently re-created."""
+    with pytest.raises(SettingsError) as error:
+        settings(atlasNetworkContainerId=value)
+    message = str(error.value)
+    assert message.startswith("atlasNetworkContainerId is not set")
+    assert "atlas networking containers list --provider AWS" in message
+    assert "'create'" in message
+    assert json.loads((INFRA / "cdk.json").read_text())["context"]["atlasNetworkContainerId"] == ""
 
 
 def test_routes_and_rules_use_the_cidr_atlas_really_peers_from(
@@ -679,9 +706,8 @@ def test_routes_and_rules_use_the_cidr_atlas_really_peers_from(
         },
         *secrets_manager_egress(template, function_sg),
     ]
-    # The configured CIDR of a new container appears nowhere but on that container.
-    used = [name for name, body in resources.items() if "192.168.248.0/21" in json.dumps(body)]
-    assert [resources[name]["Type"] for name in used] == ["MongoDB::Atlas::NetworkContainer"]
+    # The CIDR of a container to create appears nowhere: the named container keeps its own.
+    assert "192.168.248.0/21" not in json.dumps(resources)
 
 
 def test_atlas_admits_the_vpc(template: Template) -> None:
@@ -1069,8 +1095,16 @@ def test_extensions_stack_activates_every_type_for_every_profile(
         ({"alarmEmail": "Ops <ops@example.com>"}, "alarmEmail"),
         ({"alarmEmail": "ops"}, "alarmEmail"),
 {%- if network == "peering" %}
-        ({"atlasCidrBlock": "10.0.8.0/21"}, "overlaps"),
-        ({"atlasCidrBlock": "192.168.0.0/16"}, "atlasCidrBlock"),
+        ({"atlasNetworkContainerId": "vpc-0123"}, "atlasNetworkContainerId='vpc-0123'"),
+        ({"atlasNetworkContainerId": "Create"}, "atlasNetworkContainerId='Create'"),
+        (
+            {"atlasNetworkContainerId": "create", "atlasCidrBlock": "10.0.8.0/21"},
+            "overlaps",
+        ),
+        (
+            {"atlasNetworkContainerId": "create", "atlasCidrBlock": "192.168.0.0/16"},
+            "atlasCidrBlock",
+        ),
 {%- endif %}
 {%- if auth == "password" %}
         ({"databaseUsername": "a/b"}, "databaseUsername"),
