@@ -555,6 +555,80 @@ def test_impossible_provisioned_concurrency_stops_synthesis(
     assert not (Path(result["outdir"]) / "manifest.json").exists()
 
 
+# What the provisioned environments' INIT needs before it connects and logs in.
+CONNECTS_THROUGH = {
+    "AWS::EC2::Route",
+    "AWS::EC2::NatGateway",
+    "AWS::EC2::VPCEndpoint",
+    "AWS::EC2::SecurityGroupEgress",
+    "AWS::EC2::SecurityGroupIngress",
+    "Custom::AtlasPeeringAccepter",
+    "MongoDB::Atlas::NetworkPeering",
+    "MongoDB::Atlas::PrivateEndpointAWS",
+    "MongoDB::Atlas::ProjectIpAccessList",
+    "MongoDB::Atlas::DatabaseUser",
+}
+
+
+def test_provisioned_environments_initialise_after_the_way_to_atlas(
+    synthesized: dict[str, dict[str, Any]], projects: dict[str, Path]
+) -> None:
+    """Creating the alias provisions environments whose INIT connects to Atlas: the alias
+    depends on the routes, the peering and its accepter, the access list, the endpoints, the
+    database user and the policy that reads the secret."""
+    service = load(synthesized[combo_id(PROVISIONED)], projects[combo_id(PROVISIONED)].name)
+    _, function = main_function(service)
+    role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    _, alias = the_one(service, "AWS::Lambda::Alias")
+    needed = {
+        name
+        for name, body in service["Resources"].items()
+        if body["Type"] in CONNECTS_THROUGH
+        or (body["Type"] == "AWS::IAM::Policy" and {"Ref": role} in body["Properties"]["Roles"])
+    }
+    assert needed - set(alias["DependsOn"]) == set()
+    kinds = {service["Resources"][name]["Type"] for name in needed}
+    assert {
+        "AWS::EC2::Route",
+        "Custom::AtlasPeeringAccepter",
+        "MongoDB::Atlas::ProjectIpAccessList",
+        "MongoDB::Atlas::DatabaseUser",
+        "AWS::EC2::VPCEndpoint",  # Secrets Manager's
+        "AWS::IAM::Policy",  # reading the secret
+    } <= kinds, kinds
+
+
+def test_the_function_code_may_not_manage_network_interfaces(service: dict[str, Any]) -> None:
+    """Lambda manages the function's ENIs with its role; the code holds the role's credentials
+    too, and Lambda marks only the code's requests with lambda:SourceFunctionArn."""
+    _, function = main_function(service)
+    role = service["Resources"][function["Properties"]["Role"]["Fn::GetAtt"][0]]
+    statements = [
+        statement
+        for policy in role["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    allowed = {
+        action
+        for statement in statements
+        if statement["Effect"] == "Allow"
+        for action in statement["Action"]
+        if action.startswith("ec2:")
+    }
+    (deny,) = [statement for statement in statements if statement["Effect"] == "Deny"]
+    assert "ec2:CreateNetworkInterface" in allowed
+    assert set(deny["Action"]) == allowed
+    assert deny["Resource"] == "*"
+    (arns,) = deny["Condition"]["ArnLike"].values()
+    assert list(deny["Condition"]["ArnLike"]) == ["lambda:SourceFunctionArn"]
+    name = function["Properties"]["FunctionName"]
+    assert [arn["Fn::Join"][1][-1] for arn in arns] == [f":function:{name}", f":function:{name}:*"]
+    # Built from the fixed name: the role does not depend on the function that uses it.
+    assert not any(
+        target == main_function(service)[0] for _, target in walk(deny) if isinstance(target, str)
+    )
+
+
 # --- the network mode ----------------------------------------------------------------------------
 REQUIRED = {
     "private_endpoint": {

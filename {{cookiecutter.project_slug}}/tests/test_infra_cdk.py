@@ -269,6 +269,19 @@ def test_function_role_is_least_privilege(template: Template, resources: dict[st
     assert by_sid["WriteOwnLogs"]["Resource"] == attr(logs_id, "Arn")
     eni_actions = by_sid["ManageVpcNetworkInterfaces"]["Action"]
     assert all(action.startswith("ec2:") for action in eni_actions)
+    # Lambda manages the ENIs with the role; the function's code, holding the same role's
+    # credentials, may not (Lambda tags only the code's requests with lambda:SourceFunctionArn).
+    deny = by_sid["NotFromTheFunctionCode"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Resource"] == "*"
+    assert sorted(deny["Action"]) == sorted(eni_actions)
+    assert list(deny["Condition"]) == ["ArnLike"]
+    assert list(deny["Condition"]["ArnLike"]) == ["lambda:SourceFunctionArn"]
+    arns = json.dumps(deny["Condition"]["ArnLike"]["lambda:SourceFunctionArn"])
+    assert arns.count(f':lambda:{AWS_REGION}:"') == 2
+    assert f':function:{STACK_NAME}"' in arns
+    assert f':function:{STACK_NAME}:*"' in arns
+    assert set(by_sid) == {"WriteOwnLogs", "ManageVpcNetworkInterfaces", "NotFromTheFunctionCode"}
     attached = [
         statement
         for policy in template.find_resources("AWS::IAM::Policy").values()
