@@ -442,6 +442,51 @@ def test_the_api_invokes_the_alias_live_on_the_published_version(template: Templ
 {%- if cold_start == "provisioned" %}
 
 
+# What the provisioned environments' INIT needs before it can connect and log in.
+CONNECTS_THROUGH = {
+    "AWS::EC2::Route",
+    "AWS::EC2::NatGateway",
+    "AWS::EC2::VPCEndpoint",
+    "AWS::EC2::SecurityGroupEgress",
+    "AWS::EC2::SecurityGroupIngress",
+    "Custom::AtlasPeeringAccepter",
+    "MongoDB::Atlas::NetworkPeering",
+    "MongoDB::Atlas::PrivateEndpointAWS",
+    "MongoDB::Atlas::ProjectIpAccessList",
+    "MongoDB::Atlas::DatabaseUser",
+}
+
+
+def test_provisioning_waits_for_the_way_to_atlas(
+    template: Template, resources: dict[str, Any]
+) -> None:
+    """Creating the alias initialises its environments, which connect during INIT: the alias
+    depends on every resource of the network path, the database user and the role's policies."""
+    _, body = function(template)
+    role = body["Properties"]["Role"]["Fn::GetAtt"][0]
+    _, alias = the_one(template, "AWS::Lambda::Alias")
+    after = set(alias["DependsOn"])
+    needed = {
+        logical_id
+        for logical_id, resource in resources.items()
+        if resource["Type"] in CONNECTS_THROUGH
+        or (resource["Type"] == "AWS::IAM::Policy" and ref(role) in resource["Properties"]["Roles"])
+    }
+    assert needed - after == set()
+    kinds = {resources[logical_id]["Type"] for logical_id in needed}
+    assert "MongoDB::Atlas::DatabaseUser" in kinds
+{%- if network == "peering" %}
+    assert {"AWS::EC2::Route", "Custom::AtlasPeeringAccepter"} <= kinds
+{%- elif network == "nat" %}
+    assert {"AWS::EC2::Route", "AWS::EC2::NatGateway"} <= kinds
+{%- else %}
+    assert {"MongoDB::Atlas::PrivateEndpointAWS", "AWS::EC2::VPCEndpoint"} <= kinds
+{%- endif %}
+{%- if auth == "password" %}
+    assert "AWS::IAM::Policy" in kinds  # reading the secret
+{%- endif %}
+
+
 def test_cdk_json_provisions_the_answer() -> None:
     assert cdk_context()["provisionedConcurrency"] == PROVISIONED_CONCURRENCY
     assert settings().provisioned_concurrency == PROVISIONED_CONCURRENCY
