@@ -63,6 +63,8 @@ HOSTILE = combination(
     lambda_timeout_s="29",
 )
 ALL = [*CDK_COMBOS, HOSTILE]
+# A tier whose connection budget (6400 containers) is beyond API Gateway's account limits.
+BIG_TIER = combination("iam", "nat", "cdk", "replica_set", atlas_tier="M50")
 SNAPSTART = next(c for c in CDK_COMBOS if c.get("cold_start") == "snapstart")
 PROVISIONED = next(c for c in CDK_COMBOS if c.get("cold_start") == "provisioned")
 PROJECT_ID = "0123456789abcdef01234567"
@@ -189,17 +191,22 @@ def fingerprint(project: Path) -> str:
 
 
 # --- the expensive part, done once per test session -----------------------------------------------
+def render_packaged(output_dir: Path, combo: dict[str, Any]) -> Path:
+    """One combination rendered, with a stand-in dist/lambda.zip (make package's output)."""
+    project = render(output_dir, **combo)
+    package = project / "dist" / "lambda.zip"
+    package.parent.mkdir(exist_ok=True)
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("placeholder.py", "")
+    return project
+
+
 def render_all(root: Path) -> dict[str, Path]:
-    """Every combination rendered, with a stand-in dist/lambda.zip (make package's output)."""
-    rendered = {}
-    for index, combo in enumerate(ALL):
-        project = render(root / f"render{index}", **combo)
-        package = project / "dist" / "lambda.zip"
-        package.parent.mkdir(exist_ok=True)
-        with zipfile.ZipFile(package, "w") as archive:
-            archive.writestr("placeholder.py", "")
-        rendered[combo_id(combo)] = project
-    return rendered
+    """Every combination rendered and packaged."""
+    return {
+        combo_id(combo): render_packaged(root / f"render{index}", combo)
+        for index, combo in enumerate(ALL)
+    }
 
 
 def make_mutant(source: Path, root: Path) -> Path:
@@ -232,6 +239,15 @@ def synthesize_all(
         }
         for name, overrides in provisioned_refused(provisioned).items()
     ]
+    big = render_packaged(root / "big-tier", BIG_TIER)
+    jobs.append(
+        {
+            "name": "big-tier-unreserved",
+            "project": str(big),
+            "context": {**context_for(BIG_TIER), "reservedConcurrency": "0"},
+            "outdir": str(root / "big-tier-unreserved"),
+        }
+    )
     processes = []
     for index in range(2):
         jobs_file = root / f"jobs{index}.json"
@@ -500,6 +516,24 @@ def test_one_default_route_sends_everything_to_the_function(
     assert stage["Properties"]["DefaultRouteSettings"] == {
         "ThrottlingBurstLimit": min(reserved, 5000),
         "ThrottlingRateLimit": min(reserved * 10, 10000),
+    }
+
+
+def test_stage_throttling_stays_within_the_account_limits(
+    synthesized: dict[str, dict[str, Any]],
+) -> None:
+    """With none reserved on a tier whose budget is above API Gateway's account-level limits
+    (burst 5000, 10000 requests a second), the stage asks for no more: a stage limit above the
+    account's does nothing."""
+    result = synthesized["big-tier-unreserved"]
+    assert result["ok"], result["error"]
+    project = Path(result["outdir"]).parent / "big-tier"
+    assert max_reserved(next(project.iterdir())) > 5000
+    template = load(result, next(project.iterdir()).name)
+    _, stage = the_one(template, "AWS::ApiGatewayV2::Stage")
+    assert stage["Properties"]["DefaultRouteSettings"] == {
+        "ThrottlingBurstLimit": 5000,
+        "ThrottlingRateLimit": 10000,
     }
 
 
