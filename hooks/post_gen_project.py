@@ -57,7 +57,8 @@ def remove_unchosen_iac(project: Path, chosen: str, network_mode: str) -> None:
 
 # Deploy steps per tool, pasted after `cd <project>`: each line runs in the folder the
 # lines before it left (one `cd` per tool); `#` lines are comments a shell skips.
-# {slug} and {region} are the answers. They follow infra/<tool>/README.md.
+# {slug} and {region} are the answers, {peering} the CDK's peering setting.
+# They follow infra/<tool>/README.md.
 DEPLOY_STEPS = {
     "terraform": [
         "make package",
@@ -76,7 +77,7 @@ DEPLOY_STEPS = {
         ". .venv/bin/activate  # the CDK app runs python3 app.py with the project's libraries",
         "cd infra/cdk",
         "npm ci  # the pinned aws-cdk CLI (Node.js 22 or newer)",
-        "# set atlasProjectId, atlasClusterName and mongodbUri in cdk.json (README.md)",
+        "# in cdk.json set atlasProjectId, atlasClusterName, mongodbUri{peering} (README.md)",
         "npx cdk bootstrap && npx cdk deploy mongodb-atlas-extensions  # once per account/region",
         "npx cdk deploy {slug}",
     ],
@@ -129,7 +130,13 @@ def next_steps(answers: Answers, project: Path, launch: Path | None) -> str:
         "make test      # offline tests over a real TCP socket",
         "make invoke    # run the handler on events/*.json against an embedded stand-in server",
         *(
-            step.format(slug=slug, region=answers["aws_region"])
+            step.format(
+                slug=slug,
+                region=answers["aws_region"],
+                peering=(
+                    ", atlasNetworkContainerId" if answers["network_mode"] == "peering" else ""
+                ),
+            )
             for step in DEPLOY_STEPS[answers["iac_tool"]]
         ),
     ]

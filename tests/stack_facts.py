@@ -740,11 +740,30 @@ class CdkAdapter(CloudFormationAdapter):
             "mongodb_uri": self.context["mongodbUri"],
             **context,
         }
+        if "atlasNetworkContainerId" in self.context:  # peering
+            values.setdefault("atlas_network_container_id", self.context["atlasNetworkContainerId"])
         try:
             settings.Settings(**values)
         except settings.SettingsError:
             return False
         return True
+
+    def role_statements(self) -> Iterator[dict[str, Any]]:
+        # A Deny grants nothing: the one the CDK role has keeps the function's code from the
+        # ENI actions Lambda uses the role for (tests/test_cdk.py checks it).
+        return (s for s in super().role_statements() if s["Effect"] != "Deny")
+
+    def network_resources(self) -> set[str]:
+        found = super().network_resources()
+        # Peering with the container named by atlasNetworkContainerId (the one the cluster made)
+        # uses an Atlas network container as much as creating one does.
+        given = self.context.get("atlasNetworkContainerId")
+        if any(
+            p["ContainerId"] == given
+            for p in self.of_type("MongoDB::Atlas::NetworkPeering").values()
+        ):
+            found.add(CFN_NETWORK_TYPES["MongoDB::Atlas::NetworkContainer"])
+        return found
 
     def package(self) -> str:
         # The asset app.py gives the stack when the CDK CLI runs it (cdk_synth.py passes the

@@ -63,6 +63,8 @@ HOSTILE = combination(
     lambda_timeout_s="29",
 )
 ALL = [*CDK_COMBOS, HOSTILE]
+# A tier whose connection budget (6400 containers) is beyond API Gateway's account limits.
+BIG_TIER = combination("iam", "nat", "cdk", "replica_set", atlas_tier="M50")
 SNAPSTART = next(c for c in CDK_COMBOS if c.get("cold_start") == "snapstart")
 PROVISIONED = next(c for c in CDK_COMBOS if c.get("cold_start") == "provisioned")
 PROJECT_ID = "0123456789abcdef01234567"
@@ -123,12 +125,23 @@ def email_for(combo: dict[str, Any]) -> str:
     return ALARM_EMAIL if combo is HOSTILE or combo is PROVISIONED else ""
 
 
+# Peering: the container the cluster made (the common case), or a new one; each used somewhere.
+CONTAINER_ID = "fedcba9876543210fedcba98"
+
+
+def container_for(combo: dict[str, Any]) -> str:
+    """atlasNetworkContainerId of a peering combination: the id given, or "create"."""
+    return "create" if combo["auth_mode"] == "password" else CONTAINER_ID
+
+
 def context_for(combo: dict[str, Any]) -> dict[str, str]:
     context = {
         "atlasProjectId": PROJECT_ID,
         "atlasClusterName": "Cluster0",
         "mongodbUri": uri_for(combo),
     }
+    if combo["network_mode"] == "peering":
+        context["atlasNetworkContainerId"] = container_for(combo)
     if email_for(combo):
         context["alarmEmail"] = email_for(combo)
     return context
@@ -178,17 +191,22 @@ def fingerprint(project: Path) -> str:
 
 
 # --- the expensive part, done once per test session -----------------------------------------------
+def render_packaged(output_dir: Path, combo: dict[str, Any]) -> Path:
+    """One combination rendered, with a stand-in dist/lambda.zip (make package's output)."""
+    project = render(output_dir, **combo)
+    package = project / "dist" / "lambda.zip"
+    package.parent.mkdir(exist_ok=True)
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("placeholder.py", "")
+    return project
+
+
 def render_all(root: Path) -> dict[str, Path]:
-    """Every combination rendered, with a stand-in dist/lambda.zip (make package's output)."""
-    rendered = {}
-    for index, combo in enumerate(ALL):
-        project = render(root / f"render{index}", **combo)
-        package = project / "dist" / "lambda.zip"
-        package.parent.mkdir(exist_ok=True)
-        with zipfile.ZipFile(package, "w") as archive:
-            archive.writestr("placeholder.py", "")
-        rendered[combo_id(combo)] = project
-    return rendered
+    """Every combination rendered and packaged."""
+    return {
+        combo_id(combo): render_packaged(root / f"render{index}", combo)
+        for index, combo in enumerate(ALL)
+    }
 
 
 def make_mutant(source: Path, root: Path) -> Path:
@@ -221,6 +239,15 @@ def synthesize_all(
         }
         for name, overrides in provisioned_refused(provisioned).items()
     ]
+    big = render_packaged(root / "big-tier", BIG_TIER)
+    jobs.append(
+        {
+            "name": "big-tier-unreserved",
+            "project": str(big),
+            "context": {**context_for(BIG_TIER), "reservedConcurrency": "0"},
+            "outdir": str(root / "big-tier-unreserved"),
+        }
+    )
     processes = []
     for index in range(2):
         jobs_file = root / f"jobs{index}.json"
@@ -492,6 +519,24 @@ def test_one_default_route_sends_everything_to_the_function(
     }
 
 
+def test_stage_throttling_stays_within_the_account_limits(
+    synthesized: dict[str, dict[str, Any]],
+) -> None:
+    """With none reserved on a tier whose budget is above API Gateway's account-level limits
+    (burst 5000, 10000 requests a second), the stage asks for no more: a stage limit above the
+    account's does nothing."""
+    result = synthesized["big-tier-unreserved"]
+    assert result["ok"], result["error"]
+    project = Path(result["outdir"]).parent / "big-tier"
+    assert max_reserved(next(project.iterdir())) > 5000
+    template = load(result, next(project.iterdir()).name)
+    _, stage = the_one(template, "AWS::ApiGatewayV2::Stage")
+    assert stage["Properties"]["DefaultRouteSettings"] == {
+        "ThrottlingBurstLimit": 5000,
+        "ThrottlingRateLimit": 10000,
+    }
+
+
 def test_cold_start_mode_deploys_its_resources_and_no_others(
     combo: dict[str, Any], service: dict[str, Any]
 ) -> None:
@@ -544,6 +589,80 @@ def test_impossible_provisioned_concurrency_stops_synthesis(
     assert not (Path(result["outdir"]) / "manifest.json").exists()
 
 
+# What the provisioned environments' INIT needs before it connects and logs in.
+CONNECTS_THROUGH = {
+    "AWS::EC2::Route",
+    "AWS::EC2::NatGateway",
+    "AWS::EC2::VPCEndpoint",
+    "AWS::EC2::SecurityGroupEgress",
+    "AWS::EC2::SecurityGroupIngress",
+    "Custom::AtlasPeeringAccepter",
+    "MongoDB::Atlas::NetworkPeering",
+    "MongoDB::Atlas::PrivateEndpointAWS",
+    "MongoDB::Atlas::ProjectIpAccessList",
+    "MongoDB::Atlas::DatabaseUser",
+}
+
+
+def test_provisioned_environments_initialise_after_the_way_to_atlas(
+    synthesized: dict[str, dict[str, Any]], projects: dict[str, Path]
+) -> None:
+    """Creating the alias provisions environments whose INIT connects to Atlas: the alias
+    depends on the routes, the peering and its accepter, the access list, the endpoints, the
+    database user and the policy that reads the secret."""
+    service = load(synthesized[combo_id(PROVISIONED)], projects[combo_id(PROVISIONED)].name)
+    _, function = main_function(service)
+    role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    _, alias = the_one(service, "AWS::Lambda::Alias")
+    needed = {
+        name
+        for name, body in service["Resources"].items()
+        if body["Type"] in CONNECTS_THROUGH
+        or (body["Type"] == "AWS::IAM::Policy" and {"Ref": role} in body["Properties"]["Roles"])
+    }
+    assert needed - set(alias["DependsOn"]) == set()
+    kinds = {service["Resources"][name]["Type"] for name in needed}
+    assert {
+        "AWS::EC2::Route",
+        "Custom::AtlasPeeringAccepter",
+        "MongoDB::Atlas::ProjectIpAccessList",
+        "MongoDB::Atlas::DatabaseUser",
+        "AWS::EC2::VPCEndpoint",  # Secrets Manager's
+        "AWS::IAM::Policy",  # reading the secret
+    } <= kinds, kinds
+
+
+def test_the_function_code_may_not_manage_network_interfaces(service: dict[str, Any]) -> None:
+    """Lambda manages the function's ENIs with its role; the code holds the role's credentials
+    too, and Lambda marks only the code's requests with lambda:SourceFunctionArn."""
+    _, function = main_function(service)
+    role = service["Resources"][function["Properties"]["Role"]["Fn::GetAtt"][0]]
+    statements = [
+        statement
+        for policy in role["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    allowed = {
+        action
+        for statement in statements
+        if statement["Effect"] == "Allow"
+        for action in statement["Action"]
+        if action.startswith("ec2:")
+    }
+    (deny,) = [statement for statement in statements if statement["Effect"] == "Deny"]
+    assert "ec2:CreateNetworkInterface" in allowed
+    assert set(deny["Action"]) == allowed
+    assert deny["Resource"] == "*"
+    (arns,) = deny["Condition"]["ArnLike"].values()
+    assert list(deny["Condition"]["ArnLike"]) == ["lambda:SourceFunctionArn"]
+    name = function["Properties"]["FunctionName"]
+    assert [arn["Fn::Join"][1][-1] for arn in arns] == [f":function:{name}", f":function:{name}:*"]
+    # Built from the fixed name: the role does not depend on the function that uses it.
+    assert not any(
+        target == main_function(service)[0] for _, target in walk(deny) if isinstance(target, str)
+    )
+
+
 # --- the network mode ----------------------------------------------------------------------------
 REQUIRED = {
     "private_endpoint": {
@@ -552,7 +671,6 @@ REQUIRED = {
         "AWS::EC2::VPCEndpoint",
     },
     "peering": {
-        "MongoDB::Atlas::NetworkContainer",
         "MongoDB::Atlas::NetworkPeering",
         "Custom::AtlasPeeringAccepter",
         "MongoDB::Atlas::ProjectIpAccessList",
@@ -569,7 +687,8 @@ FORBIDDEN = {
     "peering": REQUIRED["nat"] - {"MongoDB::Atlas::ProjectIpAccessList"}
     | {"MongoDB::Atlas::PrivateEndpointService", "MongoDB::Atlas::PrivateEndpointAWS"},
     "nat": REQUIRED["peering"] - {"MongoDB::Atlas::ProjectIpAccessList"}
-    | {"MongoDB::Atlas::PrivateEndpointService", "MongoDB::Atlas::PrivateEndpointAWS"},
+    | {"MongoDB::Atlas::PrivateEndpointService", "MongoDB::Atlas::PrivateEndpointAWS"}
+    | {"MongoDB::Atlas::NetworkContainer"},
 }
 
 
@@ -581,7 +700,11 @@ def test_network_mode_has_its_resources_and_no_others(
     assert REQUIRED[network] <= types, REQUIRED[network] - types
     assert not FORBIDDEN[network] & types, FORBIDDEN[network] & types
     atlas = {t for t in types if t.startswith("MongoDB::Atlas::")}
-    assert atlas == ATLAS_TYPES[network]
+    expected = ATLAS_TYPES[network]
+    if network == "peering" and container_for(combo) != "create":
+        # The region's container exists (the cluster made it): the stack creates none.
+        expected = expected - {"MongoDB::Atlas::NetworkContainer"}
+    assert atlas == expected
     _, vpc = the_one(service, "AWS::EC2::VPC")
     assert vpc["Properties"]["EnableDnsHostnames"] is True
 
@@ -599,11 +722,17 @@ def test_network_wiring(combo: dict[str, Any], service: dict[str, Any]) -> None:
         assert registration["Properties"]["Id"] == {"Ref": endpoint}
         assert registration["Properties"]["EndpointServiceId"] == {"Fn::GetAtt": [service_id, "Id"]}
     elif network == "peering":
-        container, body = the_one(service, "MongoDB::Atlas::NetworkContainer")
-        assert body["DeletionPolicy"] == "Retain"  # adopted or new, clusters use it
+        containers = resources_of(service, "MongoDB::Atlas::NetworkContainer")
         peering, body = the_one(service, "MongoDB::Atlas::NetworkPeering")
         vpc, _ = the_one(service, "AWS::EC2::VPC")
-        assert body["Properties"]["ContainerId"] == {"Fn::GetAtt": [container, "Id"]}
+        if container_for(combo) == "create":
+            container, created = the_one(service, "MongoDB::Atlas::NetworkContainer")
+            assert created["DeletionPolicy"] == "Retain"  # clusters will use it
+            assert body["Properties"]["ContainerId"] == {"Fn::GetAtt": [container, "Id"]}
+        else:
+            # MongoDB::Atlas::NetworkContainer cannot adopt the container the cluster made.
+            assert containers == {}
+            assert body["Properties"]["ContainerId"] == CONTAINER_ID
         assert body["Properties"]["VpcId"] == {"Ref": vpc}
         accepter, custom = the_one(service, "Custom::AtlasPeeringAccepter")
         assert custom["Properties"]["AtlasPeeringId"] == {"Fn::GetAtt": [peering, "Id"]}
@@ -996,12 +1125,42 @@ def test_generated_stack_tests_pass(
 
 
 # --- the project files around the app -----------------------------------------------------------
+# The commands of the README's deploy steps that run app.py, which needs settings and package.
+RUNS_THE_APP = re.compile(r"^\s*npx cdk (bootstrap|deploy|diff|synth)\b", re.MULTILINE)
+
+
+def test_the_readme_sets_up_what_the_app_needs_before_any_cdk_command(
+    combo: dict[str, Any], projects: dict[str, Path]
+) -> None:
+    """`cdk bootstrap` and `cdk deploy mongodb-atlas-extensions` synthesize the whole app, and
+    app.py stops without dist/lambda.zip or the required settings (cdk.json ships them empty):
+    the README's steps fill the settings and build the package before the first cdk command."""
+    project = projects[combo_id(combo)]
+    infra = project / "infra" / "cdk"
+    steps = (infra / "README.md").read_text().split("## Deploy, step by step")[1]
+    first_cdk = RUNS_THE_APP.search(steps)
+    assert first_cdk is not None
+    before = steps[: first_cdk.start()]
+    assert "make package)" in before
+    context = json.loads((infra / "cdk.json").read_text())["context"]
+    required = ["atlasProjectId", "atlasClusterName", "mongodbUri"]
+    required += ["atlasNetworkContainerId"] if combo["network_mode"] == "peering" else []
+    for key in required:
+        assert context[key] == "", key  # cdk.json leaves it to the user
+        assert f"`{key}`" in before, key
+    app = (infra / "app.py").read_text()
+    assert "PACKAGE_ZIP.is_file()" in app  # what makes the order matter
+
+
 def test_cli_pin_and_app_command(combo: dict[str, Any], projects: dict[str, Path]) -> None:
     infra = projects[combo_id(combo)] / "infra" / "cdk"
     cdk_json = json.loads((infra / "cdk.json").read_text())
     assert cdk_json["app"] == "python3 app.py"
     for key in ("atlasProjectId", "atlasClusterName", "mongodbUri"):
         assert cdk_json["context"][key] == "", key  # the user fills these in
+    if combo["network_mode"] == "peering":
+        # Required, with no default that could take the path that fails where a container exists.
+        assert cdk_json["context"]["atlasNetworkContainerId"] == ""
     assert cdk_json["context"]["reservedConcurrency"] == int(combo.get("reserved_concurrency", 50))
     package = json.loads((infra / "package.json").read_text())
     version = package["devDependencies"]["aws-cdk"]

@@ -81,6 +81,11 @@ ACCEPTED = {"-pl-N"}
 URI = "mongodb+srv://cluster0-pl-0.ab1cd.mongodb.net"
 {%- endif %}
 CONTEXT = {"atlasProjectId": PROJECT_ID, "atlasClusterName": "Cluster0", "mongodbUri": URI}
+{%- if network == "peering" %}
+# The project's AWS network container in the region, which Atlas made with the cluster.
+CONTAINER_ID = "fedcba9876543210fedcba98"
+CONTEXT["atlasNetworkContainerId"] = CONTAINER_ID
+{%- endif %}
 
 
 def cdk_context(**overrides: Any) -> dict[str, Any]:
@@ -264,6 +269,19 @@ def test_function_role_is_least_privilege(template: Template, resources: dict[st
     assert by_sid["WriteOwnLogs"]["Resource"] == attr(logs_id, "Arn")
     eni_actions = by_sid["ManageVpcNetworkInterfaces"]["Action"]
     assert all(action.startswith("ec2:") for action in eni_actions)
+    # Lambda manages the ENIs with the role; the function's code, holding the same role's
+    # credentials, may not (Lambda tags only the code's requests with lambda:SourceFunctionArn).
+    deny = by_sid["NotFromTheFunctionCode"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Resource"] == "*"
+    assert sorted(deny["Action"]) == sorted(eni_actions)
+    assert list(deny["Condition"]) == ["ArnLike"]
+    assert list(deny["Condition"]["ArnLike"]) == ["lambda:SourceFunctionArn"]
+    arns = json.dumps(deny["Condition"]["ArnLike"]["lambda:SourceFunctionArn"])
+    assert arns.count(f':lambda:{AWS_REGION}:"') == 2
+    assert f':function:{STACK_NAME}"' in arns
+    assert f':function:{STACK_NAME}:*"' in arns
+    assert set(by_sid) == {"WriteOwnLogs", "ManageVpcNetworkInterfaces", "NotFromTheFunctionCode"}
     attached = [
         statement
         for policy in template.find_resources("AWS::IAM::Policy").values()
@@ -422,6 +440,51 @@ def test_the_api_invokes_the_alias_live_on_the_published_version(template: Templ
 {%- endif %}
 {%- endif %}
 {%- if cold_start == "provisioned" %}
+
+
+# What the provisioned environments' INIT needs before it can connect and log in.
+CONNECTS_THROUGH = {
+    "AWS::EC2::Route",
+    "AWS::EC2::NatGateway",
+    "AWS::EC2::VPCEndpoint",
+    "AWS::EC2::SecurityGroupEgress",
+    "AWS::EC2::SecurityGroupIngress",
+    "Custom::AtlasPeeringAccepter",
+    "MongoDB::Atlas::NetworkPeering",
+    "MongoDB::Atlas::PrivateEndpointAWS",
+    "MongoDB::Atlas::ProjectIpAccessList",
+    "MongoDB::Atlas::DatabaseUser",
+}
+
+
+def test_provisioning_waits_for_the_way_to_atlas(
+    template: Template, resources: dict[str, Any]
+) -> None:
+    """Creating the alias initialises its environments, which connect during INIT: the alias
+    depends on every resource of the network path, the database user and the role's policies."""
+    _, body = function(template)
+    role = body["Properties"]["Role"]["Fn::GetAtt"][0]
+    _, alias = the_one(template, "AWS::Lambda::Alias")
+    after = set(alias["DependsOn"])
+    needed = {
+        logical_id
+        for logical_id, resource in resources.items()
+        if resource["Type"] in CONNECTS_THROUGH
+        or (resource["Type"] == "AWS::IAM::Policy" and ref(role) in resource["Properties"]["Roles"])
+    }
+    assert needed - after == set()
+    kinds = {resources[logical_id]["Type"] for logical_id in needed}
+    assert "MongoDB::Atlas::DatabaseUser" in kinds
+{%- if network == "peering" %}
+    assert {"AWS::EC2::Route", "Custom::AtlasPeeringAccepter"} <= kinds
+{%- elif network == "nat" %}
+    assert {"AWS::EC2::Route", "AWS::EC2::NatGateway"} <= kinds
+{%- else %}
+    assert {"MongoDB::Atlas::PrivateEndpointAWS", "AWS::EC2::VPCEndpoint"} <= kinds
+{%- endif %}
+{%- if auth == "password" %}
+    assert "AWS::IAM::Policy" in kinds  # reading the secret
+{%- endif %}
 
 
 def test_cdk_json_provisions_the_answer() -> None:
@@ -620,25 +683,47 @@ def accepter_attr(template: Template, name: str) -> dict[str, list[str]]:
     return attr(accepter, name)
 
 
-def test_peering_connects_the_vpc_to_the_atlas_container(template: Template) -> None:
+def test_peering_connects_the_vpc_to_the_named_atlas_container(template: Template) -> None:
     dns_on = {"Properties": {"EnableDnsHostnames": True, "EnableDnsSupport": True}}
     vpc, _ = the_one(template, "AWS::EC2::VPC", dns_on)
-    # Declared in every stack: the extension adopts the region's existing container (HTTP 409)
-    # and creates one, with atlasCidrBlock, only where none exists.
-    container, body = the_one(template, "MongoDB::Atlas::NetworkContainer")
-    assert body["Properties"]["AtlasCidrBlock"] == "192.168.248.0/21"
-    assert body["Properties"]["RegionName"] == "{{ cookiecutter.aws_region | upper | replace('-', '_') }}"
-    assert body["DeletionPolicy"] == "Retain"
+    # The extension cannot adopt the container the cluster made (its create fails on Atlas's
+    # HTTP 409): the stack peers with the container named and creates none.
+    assert not template.find_resources("MongoDB::Atlas::NetworkContainer")
     template.has_resource_properties(
         "MongoDB::Atlas::NetworkPeering",
         {
-            "ContainerId": attr(container, "Id"),
+            "ContainerId": CONTAINER_ID,
             "VpcId": ref(vpc),
             "AccepterRegionName": AWS_REGION,
             "AwsAccountId": ref("AWS::AccountId"),
             "RouteTableCIDRBlock": "10.0.0.0/16",
         },
     )
+
+
+def test_a_container_is_created_only_when_asked_for(tmp_path: Path) -> None:
+    """atlasNetworkContainerId=create: a project without an AWS container in the region."""
+    template = synthesize(tmp_path, atlasNetworkContainerId="create")[STACK_NAME]
+    container, body = the_one(template, "MongoDB::Atlas::NetworkContainer")
+    assert body["Properties"]["AtlasCidrBlock"] == "192.168.248.0/21"
+    assert body["Properties"]["RegionName"] == "{{ cookiecutter.aws_region | upper | replace('-', '_') }}"
+    # Clusters will use it, and Atlas refuses to delete a container in use.
+    assert body["DeletionPolicy"] == "Retain"
+    template.has_resource_properties(
+        "MongoDB::Atlas::NetworkPeering", {"ContainerId": attr(container, "Id")}
+    )
+
+
+@pytest.mark.parametrize("value", ["", "  ", None])
+def test_the_container_must_be_named_or_created_explicitly(value: Any) -> None:
+    """cdk.json ships it empty: no path where an existing container is silently re-created."""
+    with pytest.raises(SettingsError) as error:
+        settings(atlasNetworkContainerId=value)
+    message = str(error.value)
+    assert message.startswith("atlasNetworkContainerId is not set")
+    assert "atlas networking containers list --provider AWS" in message
+    assert "'create'" in message
+    assert json.loads((INFRA / "cdk.json").read_text())["context"]["atlasNetworkContainerId"] == ""
 
 
 def test_routes_and_rules_use_the_cidr_atlas_really_peers_from(
@@ -679,9 +764,8 @@ def test_routes_and_rules_use_the_cidr_atlas_really_peers_from(
         },
         *secrets_manager_egress(template, function_sg),
     ]
-    # The configured CIDR of a new container appears nowhere but on that container.
-    used = [name for name, body in resources.items() if "192.168.248.0/21" in json.dumps(body)]
-    assert [resources[name]["Type"] for name in used] == ["MongoDB::Atlas::NetworkContainer"]
+    # The CIDR of a container to create appears nowhere: the named container keeps its own.
+    assert "192.168.248.0/21" not in json.dumps(resources)
 
 
 def test_atlas_admits_the_vpc(template: Template) -> None:
@@ -1069,8 +1153,16 @@ def test_extensions_stack_activates_every_type_for_every_profile(
         ({"alarmEmail": "Ops <ops@example.com>"}, "alarmEmail"),
         ({"alarmEmail": "ops"}, "alarmEmail"),
 {%- if network == "peering" %}
-        ({"atlasCidrBlock": "10.0.8.0/21"}, "overlaps"),
-        ({"atlasCidrBlock": "192.168.0.0/16"}, "atlasCidrBlock"),
+        ({"atlasNetworkContainerId": "vpc-0123"}, "atlasNetworkContainerId='vpc-0123'"),
+        ({"atlasNetworkContainerId": "Create"}, "atlasNetworkContainerId='Create'"),
+        (
+            {"atlasNetworkContainerId": "create", "atlasCidrBlock": "10.0.8.0/21"},
+            "overlaps",
+        ),
+        (
+            {"atlasNetworkContainerId": "create", "atlasCidrBlock": "192.168.0.0/16"},
+            "atlasCidrBlock",
+        ),
 {%- endif %}
 {%- if auth == "password" %}
         ({"databaseUsername": "a/b"}, "databaseUsername"),

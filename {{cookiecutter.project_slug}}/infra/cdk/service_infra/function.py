@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -22,6 +22,15 @@ ARCHITECTURE = lambda_.Architecture.{{ "ARM_64" if cookiecutter.architecture == 
 MEMORY_MB = {{ cookiecutter.lambda_memory_mb | int }}
 # The function's timeout, and the FUNCTION_TIMEOUT_S it reads to bound its own waits.
 TIMEOUT_S = {{ cookiecutter.lambda_timeout_s | int }}
+# What Lambda does with the role of a function in a VPC: its network interfaces.
+NETWORK_INTERFACE_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
 
 
 class ServiceFunction(Construct):
@@ -38,7 +47,7 @@ class ServiceFunction(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = log_group(self, "Logs", settings.log_retention_days)
-        self.role = execution_role(self, "Role", self.log_group, in_vpc=True)
+        self.role = execution_role(self, "Role", self.log_group, vpc_function=STACK_NAME)
         self.function = lambda_.Function(
             self,
             "Function",
@@ -86,9 +95,17 @@ class ServiceFunction(Construct):
 
 
 def execution_role(
-    scope: Construct, construct_id: str, logs_to: logs.LogGroup, *, in_vpc: bool
+    scope: Construct,
+    construct_id: str,
+    logs_to: logs.LogGroup,
+    *,
+    vpc_function: str | None = None,
 ) -> iam.Role:
-    """An execution role that may write its own log group and, in a VPC, manage its ENIs."""
+    """An execution role that may write its own log group.
+
+    ``vpc_function`` is the name of the function the role runs in a VPC: Lambda then manages the
+    function's network interfaces with the role, and the function's code may not.
+    """
     statements = [
         iam.PolicyStatement(
             sid="WriteOwnLogs",
@@ -96,28 +113,15 @@ def execution_role(
             resources=[logs_to.log_group_arn],
         )
     ]
-    if in_vpc:
-        statements.append(
-            iam.PolicyStatement(
-                sid="ManageVpcNetworkInterfaces",
-                actions=[
-                    "ec2:CreateNetworkInterface",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeSubnets",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:AssignPrivateIpAddresses",
-                    "ec2:UnassignPrivateIpAddresses",
-                ],
-                resources=["*"],
-            )
-        )
+    if vpc_function:
+        statements += network_interface_statements(scope, vpc_function)
     role = iam.Role(
         scope,
         construct_id,
         assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
         inline_policies={"Execution": iam.PolicyDocument(statements=statements)},
     )
-    if in_vpc:
+    if vpc_function:
         acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::*]",
@@ -126,3 +130,41 @@ def execution_role(
             "the AWS managed AWSLambdaVPCAccessExecutionRole, without its logs:* on every group).",
         )
     return role
+
+
+def network_interface_statements(scope: Construct, function_name: str) -> list[iam.PolicyStatement]:
+    """Lambda may manage the function's network interfaces; the function's own code may not.
+
+    The credentials Lambda gives the function carry the role's permissions. Lambda adds the
+    condition key lambda:SourceFunctionArn to every AWS request made from inside the function's
+    execution environment, and not to the EC2 calls it makes itself, outside it, to create the
+    function's network interfaces (AWS Lambda Developer Guide, "Using source function ARN to
+    control function access behavior":
+    https://docs.aws.amazon.com/lambda/latest/dg/permissions-source-function-arn.html). So a
+    Deny on these actions conditioned on the key stops the code and leaves Lambda's ENIs alone.
+    The key takes ARN condition operators; the ARN is built from the function's fixed name, not
+    read from the function, which would make the role depend on the function that uses it.
+    """
+    function_arn = Stack.of(scope).format_arn(
+        service="lambda",
+        resource="function",
+        resource_name=function_name,
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+    return [
+        iam.PolicyStatement(
+            sid="ManageVpcNetworkInterfaces",
+            actions=list(NETWORK_INTERFACE_ACTIONS),
+            resources=["*"],
+        ),
+        iam.PolicyStatement(
+            sid="NotFromTheFunctionCode",
+            effect=iam.Effect.DENY,
+            actions=list(NETWORK_INTERFACE_ACTIONS),
+            resources=["*"],
+            # The function itself, or any of its versions and aliases (function:<name>:<qualifier>).
+            conditions={
+                "ArnLike": {"lambda:SourceFunctionArn": [function_arn, f"{function_arn}:*"]}
+            },
+        ),
+    ]

@@ -50,17 +50,25 @@ class ServiceStack(Stack):
 {%- if auth == "password" %}
         secret = DatabaseSecret(self, "DatabaseSecret", settings=settings, network=network)
         secret.grant_read(function.function)
-        DatabaseUser(self, "DatabaseUser", settings=settings, login=secret.login)
+        login = secret.login
 {%- else %}
-        DatabaseUser(self, "DatabaseUser", settings=settings, login=role_login(function.role))
+        login = role_login(function.role)
 {%- endif %}
+        {% if cold_start == "provisioned" %}user = {% endif %}DatabaseUser(self, "DatabaseUser", settings=settings, login=login)
 {%- if cold_start == "snapstart" %}
         # The API invokes the alias `live`: the latest version, restored from its snapshot.
         alias = LiveAlias(self, "LiveAlias", function=function.function)
         HttpApi(self, "Api", settings=settings, function=alias.alias)
 {%- elif cold_start == "provisioned" %}
         # The API invokes the alias `live`: the latest version, initialised ahead of traffic.
-        alias = LiveAlias(self, "LiveAlias", settings=settings, function=function.function)
+        alias = LiveAlias(
+            self,
+            "LiveAlias",
+            settings=settings,
+            function=function.function,
+            # INIT connects: the way to Atlas, the user, the role's policies come first.
+            connects_through=[network, user, function.role{% if auth == "password" %}, secret{% endif %}],
+        )
         HttpApi(self, "Api", settings=settings, function=alias.alias)
 {%- else %}
         HttpApi(self, "Api", settings=settings, function=function.function)

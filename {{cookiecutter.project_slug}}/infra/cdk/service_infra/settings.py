@@ -42,6 +42,16 @@ EMAIL = r"[^@\s,;<>]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
 {%- if auth == "password" %}
 USERNAME = r"[A-Za-z0-9._-]{1,64}"
 {%- endif %}
+{%- if network == "peering" %}
+# atlasNetworkContainerId: the project's container in this region, or this word for a new one.
+CREATE_CONTAINER = "create"
+CONTAINER_ID_FIX = (
+    f"the 24-hex-digit id of the project's AWS network container in {AWS_REGION} (Atlas made "
+    "it with the first dedicated cluster there; `atlas networking containers list --provider "
+    "AWS --projectId <atlasProjectId>` shows it), or "
+    f"{CREATE_CONTAINER!r} only if the project has no AWS container in {AWS_REGION} yet"
+)
+{%- endif %}
 {%- if network == "private_endpoint" %}
 # The AWS name of an Atlas endpoint service in this region.
 ENDPOINT_SERVICE_NAME = (
@@ -154,8 +164,11 @@ class Settings:
     provisioned_concurrency: int = PROVISIONED_CONCURRENCY
 {%- endif %}
 {%- if network == "peering" %}
-    # The CIDR of a new Atlas network container. Where the project already has one in this
-    # region, Atlas keeps it with its own CIDR and the stack reads that one (README.md).
+    # The project's Atlas network container in this region: its id, or "create" for a new one
+    # (README.md). Required: the MongoDB::Atlas::NetworkContainer extension cannot adopt the
+    # container a cluster already made, so the stack creates one only when told to.
+    atlas_network_container_id: str = ""
+    # The CIDR of the container atlasNetworkContainerId=create makes; unused otherwise.
     atlas_cidr_block: str = "192.168.248.0/21"
 {%- elif network == "private_endpoint" %}
     # Atlas allows one endpoint service per project and region: name an existing one to use it.
@@ -195,12 +208,7 @@ class Settings:
         _check_provisioned(self.provisioned_concurrency, self.reserved_concurrency)
 {%- endif %}
 {%- if network == "peering" %}
-        atlas = _private_network("atlasCidrBlock", self.atlas_cidr_block, widest=21, narrowest=24)
-        if atlas.overlaps(ipaddress.IPv4Network(self.vpc_cidr)):
-            raise SettingsError(
-                f"atlasCidrBlock={self.atlas_cidr_block} overlaps vpcCidr={self.vpc_cidr}: "
-                "peered networks must not overlap; change either"
-            )
+        self._check_container()
 {%- elif network == "private_endpoint" %}
         service = (self.atlas_private_endpoint_service_id, self.atlas_private_endpoint_service_name)
         if any(service) and not all(service):
@@ -225,6 +233,32 @@ class Settings:
 {%- endif %}
 {%- if auth == "password" %}
         _match("databaseUsername", self.database_username, USERNAME, "letters, digits, . _ or -")
+{%- endif %}
+
+{%- if network == "peering" %}
+
+    @property
+    def creates_container(self) -> bool:
+        """Whether the stack creates the network container: atlasNetworkContainerId=create."""
+        return self.atlas_network_container_id == CREATE_CONTAINER
+
+    def _check_container(self) -> None:
+        if not self.atlas_network_container_id:
+            raise SettingsError(f"atlasNetworkContainerId is not set: expected {CONTAINER_ID_FIX}")
+        if not self.creates_container:
+            _match(
+                "atlasNetworkContainerId",
+                self.atlas_network_container_id,
+                PROJECT_ID,
+                CONTAINER_ID_FIX,
+            )
+            return
+        atlas = _private_network("atlasCidrBlock", self.atlas_cidr_block, widest=21, narrowest=24)
+        if atlas.overlaps(ipaddress.IPv4Network(self.vpc_cidr)):
+            raise SettingsError(
+                f"atlasCidrBlock={self.atlas_cidr_block} overlaps vpcCidr={self.vpc_cidr}: "
+                "peered networks must not overlap; change either"
+            )
 {%- endif %}
 
     @classmethod
