@@ -1199,6 +1199,41 @@ def test_workflow_synthesizes_with_pinned_actions(
     assert int(node["with"]["node-version"]) >= 22
 
 
+def test_workflow_synth_context_passes_the_apps_settings_checks(
+    projects: dict[str, Path], cdk_bin: Path
+) -> None:
+    """The generated workflow's `npx cdk synth -c ...`, over cdk.json's context, is what
+    app.py reads: every required setting is there and valid, or the project's CI fails."""
+    cases = []
+    for name, project in projects.items():
+        workflow = yaml.safe_load((project / ".github" / "workflows" / "infra-cdk.yml").read_text())
+        (job,) = workflow["jobs"].values()
+        synth = next(s["run"] for s in job["steps"] if "npx cdk synth" in s.get("run", ""))
+        passed = dict(re.findall(r"-c (\w+)=(\S+)", synth))
+        context = json.loads((project / "infra" / "cdk" / "cdk.json").read_text())["context"]
+        cases.append([name, str(project / "infra" / "cdk"), {**context, **passed}])
+    script = """
+import importlib, json, sys
+failed = {}
+for name, folder, context in json.loads(sys.argv[1]):
+    sys.path.insert(0, folder)
+    try:
+        importlib.import_module("service_infra.settings").Settings.from_context(context.get)
+    except ValueError as error:
+        failed[name] = str(error)
+    finally:
+        sys.path.pop(0)
+        for module in [m for m in sys.modules if m.split(".")[0] == "service_infra"]:
+            del sys.modules[module]
+print(json.dumps(failed))
+"""
+    done = run(
+        [str(cdk_bin / "python"), "-c", script, json.dumps(cases)], projects[next(iter(projects))]
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {}
+
+
 # --- one construct per concern, chosen by file ------------------------------------------------
 COMMON_MODULES = {
     "__init__.py",
