@@ -858,6 +858,8 @@ def responses(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     sent: list[dict[str, Any]] = []
     ec2 = FakeEc2(pending("pcx-atlas", "10.8.0.0/21"))
     monkeypatch.setattr("boto3.client", lambda service: ec2)
+    # The fake makes the connection active as soon as it is accepted: no 10 s pause between polls.
+    monkeypatch.setattr(peering_accepter, "POLL_SECONDS", 0)
 
     def respond(event: Any, status: str, physical_id: str, **extra: Any) -> None:
         sent.append({"Status": status, "PhysicalResourceId": physical_id, **extra})
