@@ -729,7 +729,7 @@ def test_the_container_must_be_named_or_created_explicitly(value: Any) -> None:
 def test_routes_and_rules_use_the_cidr_atlas_really_peers_from(
     template: Template, resources: dict[str, Any]
 ) -> None:
-    """No hand-typed Atlas CIDR: an adopted container keeps its own, which the accepter reads."""
+    """No hand-typed Atlas CIDR: the named container has its own CIDR; the accepter reads it."""
     peering, _ = the_one(template, "MongoDB::Atlas::NetworkPeering")
     vpc, _ = the_one(template, "AWS::EC2::VPC")
     _, accepter = the_one(template, "Custom::AtlasPeeringAccepter")
