@@ -35,6 +35,7 @@ from combinations import SUPPORTED, Answers, combination, combination_id
 from conftest import Render
 from rendered_stack import DEFAULTS, RenderedStack, pool_sockets_per_container
 from sam_toolchain import SAM_CLI_VERSION, run_sam
+from stack_facts import VPC_ACCESS_ACTIONS, reserved_budget
 from toolchains import CheckovReport, run_checkov
 
 SAM_COMBINATIONS = [answers for answers in SUPPORTED if answers["iac_tool"] == "sam"]
@@ -540,14 +541,7 @@ def test_provisioned_containers_wait_for_the_path_to_atlas(stack: Stack) -> None
 
 
 # The EC2 actions of AWSLambdaVPCAccessExecutionRole, which SAM attaches for VpcConfig.
-VPC_ACCESS_EC2_ACTIONS = {
-    "ec2:CreateNetworkInterface",
-    "ec2:DeleteNetworkInterface",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeSubnets",
-    "ec2:AssignPrivateIpAddresses",
-    "ec2:UnassignPrivateIpAddresses",
-}
+VPC_ACCESS_EC2_ACTIONS = {a for a in VPC_ACCESS_ACTIONS if a.startswith("ec2:")}
 
 
 def _denied(statement: dict[str, Any], action: str, context: dict[str, str]) -> bool:
@@ -1872,13 +1866,5 @@ def test_throttling_above_the_account_defaults_is_explained(render_once: Render,
                                         atlas_tier=tier))  # fmt: skip
     readme = (project / "infra" / "sam" / "README.md").read_text(encoding="utf-8")
     explained = "default account limits (bursts of 5,000, 10,000 requests a second)" in readme
-    budget = pool_budget(tier)
+    budget = reserved_budget({"atlas_tier": tier})
     assert explained == (budget > 1000), (tier, budget)
-
-
-def pool_budget(tier: str) -> int:
-    """The most containers the tier's connection budget allows (cookiecutter.json's formula)."""
-    context = json.loads((Path(__file__).resolve().parent.parent / "cookiecutter.json").read_text())
-    limit = context["_tier_connection_limits"][tier] * context["_connection_headroom"]
-    return min(int(limit // context["_connections_per_container_per_node"]),
-               context["_max_function_concurrency"])  # fmt: skip

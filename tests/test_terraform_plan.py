@@ -23,6 +23,7 @@ import pytest
 from combinations import Answers, combination, combination_id
 from conftest import Render
 from rendered_stack import DEFAULTS
+from stack_facts import VPC_ACCESS_ACTIONS
 from tfstub import OfflineTerraform, Result
 from tfstub.provider import ACCOUNT_ID
 
@@ -30,14 +31,7 @@ VARIABLES = {"atlas_project_id": "6512a0f1c2d3e4f5a6b7c8d9", "atlas_cluster_name
 REGION = "US_EAST_1"  # the renders' default aws_region, us-east-1, as Atlas names it
 ENDPOINT = "vpce-0a1b2c3d4e5f60001"  # what tfstub's interface endpoint would be
 # The EC2 actions of AWSLambdaVPCAccessExecutionRole.
-ENI_ACTIONS = (
-    "ec2:CreateNetworkInterface",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeSubnets",
-    "ec2:DeleteNetworkInterface",
-    "ec2:AssignPrivateIpAddresses",
-    "ec2:UnassignPrivateIpAddresses",
-)
+ENI_ACTIONS = tuple(a for a in VPC_ACCESS_ACTIONS if a.startswith("ec2:"))
 # The strings Atlas shows for cluster0 in a project whose host id is ab1cd (contract 4).
 STANDARD = "mongodb+srv://cluster0.ab1cd.mongodb.net"
 PRI = "mongodb+srv://cluster0-pri.ab1cd.mongodb.net"
